@@ -1,0 +1,1 @@
+//! Lambda event envelopes (filled in by the Lambda driver).

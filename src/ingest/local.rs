@@ -1,0 +1,1 @@
+//! Local files laid out like the archive.

@@ -1,0 +1,303 @@
+//! Splits a streamed JSON document into its records without holding the whole document:
+//! the elements of a top-level `"Records"` array, or the lines of JSON Lines.
+//!
+//! The scanner only tracks string/escape state and nesting depth; each element's bytes are
+//! handed out as one slice and parsed by serde into borrowed structs.
+
+use std::io::{self, Read};
+
+const CHUNK: usize = 256 * 1024;
+
+/// What a split-out piece of input is.
+pub enum Piece<'a> {
+    /// A complete record's bytes.
+    Record(&'a [u8]),
+    /// A record larger than the cap; its bytes were dropped as they streamed by.
+    Oversized(u64),
+}
+
+/// Buffered reader that can hand out slices of the record being scanned.
+pub struct Splitter<R> {
+    src: R,
+    buf: Vec<u8>,
+    /// Start of unconsumed data in `buf`.
+    pos: usize,
+    eof: bool,
+    max_record: usize,
+    /// Bytes dropped from the buffer before `buf[0]` (for offsets in errors).
+    dropped: u64,
+}
+
+impl<R: Read> Splitter<R> {
+    pub fn new(src: R, max_record: usize) -> Self {
+        Splitter { src, buf: Vec::with_capacity(CHUNK * 2), pos: 0, eof: false, max_record, dropped: 0 }
+    }
+
+    /// Byte offset of the next unconsumed byte from the start of the stream.
+    pub fn offset(&self) -> u64 {
+        self.dropped + self.pos as u64
+    }
+
+    /// Reads more input, first discarding the consumed prefix. Returns false at end of input.
+    fn fill(&mut self) -> io::Result<bool> {
+        if self.eof {
+            return Ok(false);
+        }
+        if self.pos > 0 {
+            self.buf.drain(..self.pos);
+            self.dropped += self.pos as u64;
+            self.pos = 0;
+        }
+        let len = self.buf.len();
+        self.buf.resize(len + CHUNK, 0);
+        let n = loop {
+            match self.src.read(&mut self.buf[len..]) {
+                Ok(n) => break n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    self.buf.truncate(len);
+                    return Err(e);
+                }
+            }
+        };
+        self.buf.truncate(len + n);
+        if n == 0 {
+            self.eof = true;
+        }
+        Ok(n > 0)
+    }
+
+    /// The first non-whitespace byte ahead, without consuming it.
+    pub fn peek_byte(&mut self) -> io::Result<Option<u8>> {
+        loop {
+            while self.pos < self.buf.len() {
+                let c = self.buf[self.pos];
+                if c.is_ascii_whitespace() || (c == 0xEF || c == 0xBB || c == 0xBF) {
+                    self.pos += 1; // whitespace and a UTF-8 BOM
+                } else {
+                    return Ok(Some(c));
+                }
+            }
+            if !self.fill()? {
+                return Ok(None);
+            }
+        }
+    }
+
+    /// Up to `n` bytes ahead (after whitespace) for sniffing the content's shape.
+    pub fn head(&mut self, n: usize) -> io::Result<&[u8]> {
+        self.peek_byte()?;
+        while self.buf.len() - self.pos < n && self.fill()? {}
+        let end = (self.pos + n).min(self.buf.len());
+        Ok(&self.buf[self.pos..end])
+    }
+
+    pub fn expect(&mut self, b: u8) -> io::Result<bool> {
+        if self.peek_byte()? == Some(b) {
+            self.pos += 1;
+            Ok(true)
+        } else {
+            Ok(false)
+        }
+    }
+
+    /// Scans one JSON value (object, array, string or scalar) starting at the next
+    /// non-whitespace byte, and returns its bytes.
+    pub fn value(&mut self) -> io::Result<Option<Piece<'_>>> {
+        if self.peek_byte()?.is_none() {
+            return Ok(None);
+        }
+        let mut scan = Scan::default();
+        let mut i = self.pos;
+        let mut discarded = 0u64;
+        loop {
+            if i >= self.buf.len() {
+                if i - self.pos > self.max_record {
+                    // Too big to keep: drop what was scanned, keep scanning for its end.
+                    discarded += (i - self.pos) as u64;
+                    self.pos = i;
+                }
+                let scanned = i - self.pos;
+                if !self.fill()? {
+                    let s = self.pos;
+                    self.pos = self.buf.len();
+                    if discarded > 0 {
+                        return Ok(Some(Piece::Oversized(discarded + (self.buf.len() - s) as u64)));
+                    }
+                    // Truncated input: hand out what there is; the parser reports the error.
+                    return Ok(Some(Piece::Record(&self.buf[s..])));
+                }
+                i = self.pos + scanned;
+                continue;
+            }
+            match scan.step(self.buf[i]) {
+                Step::More => i += 1,
+                Step::EndsAfter => {
+                    i += 1;
+                    break;
+                }
+                Step::EndsBefore => break,
+            }
+        }
+        let s = self.pos;
+        self.pos = i;
+        let len = discarded + (i - s) as u64;
+        if discarded > 0 || i - s > self.max_record {
+            return Ok(Some(Piece::Oversized(len)));
+        }
+        Ok(Some(Piece::Record(&self.buf[s..i])))
+    }
+
+    /// The next line (without its terminator); `None` at end of input.
+    pub fn line(&mut self) -> io::Result<Option<Piece<'_>>> {
+        if self.pos >= self.buf.len() && !self.fill()? {
+            return Ok(None);
+        }
+        let mut searched = 0usize;
+        let mut oversized: Option<u64> = None;
+        loop {
+            let hay = &self.buf[self.pos + searched..];
+            if let Some(nl) = memchr::memchr(b'\n', hay) {
+                let end = self.pos + searched + nl;
+                let s = self.pos;
+                self.pos = end + 1;
+                if let Some(n) = oversized {
+                    return Ok(Some(Piece::Oversized(n + (end - s) as u64)));
+                }
+                if end - s > self.max_record {
+                    return Ok(Some(Piece::Oversized((end - s) as u64)));
+                }
+                let mut e = end;
+                if e > s && self.buf[e - 1] == b'\r' {
+                    e -= 1;
+                }
+                return Ok(Some(Piece::Record(&self.buf[s..e])));
+            }
+            searched = self.buf.len() - self.pos;
+            if searched > self.max_record {
+                *oversized.get_or_insert(0) += searched as u64;
+                self.pos = self.buf.len();
+                searched = 0;
+            }
+            if !self.fill()? {
+                let s = self.pos;
+                self.pos = self.buf.len();
+                if let Some(n) = oversized {
+                    return Ok(Some(Piece::Oversized(n + (self.buf.len() - s) as u64)));
+                }
+                if s == self.buf.len() {
+                    return Ok(None);
+                }
+                return Ok(Some(Piece::Record(&self.buf[s..])));
+            }
+        }
+    }
+
+    /// Reads a JSON string token (for object keys) and returns it unescaped only if simple.
+    pub fn key(&mut self) -> io::Result<Option<String>> {
+        match self.value()? {
+            Some(Piece::Record(b)) if b.first() == Some(&b'"') => {
+                Ok(serde_json::from_slice::<String>(b).ok())
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+enum Step {
+    More,
+    /// The value ends with this byte.
+    EndsAfter,
+    /// The value ended just before this byte (a scalar followed by `,`, `]`, `}` or space).
+    EndsBefore,
+}
+
+#[derive(Default)]
+struct Scan {
+    depth: usize,
+    in_str: bool,
+    esc: bool,
+}
+
+impl Scan {
+    #[inline]
+    fn step(&mut self, c: u8) -> Step {
+        if self.in_str {
+            if self.esc {
+                self.esc = false;
+            } else if c == b'\\' {
+                self.esc = true;
+            } else if c == b'"' {
+                self.in_str = false;
+                if self.depth == 0 {
+                    return Step::EndsAfter;
+                }
+            }
+            return Step::More;
+        }
+        match c {
+            b'"' => self.in_str = true,
+            b'{' | b'[' => self.depth += 1,
+            b'}' | b']' => {
+                if self.depth == 0 {
+                    return Step::EndsBefore;
+                }
+                self.depth -= 1;
+                if self.depth == 0 {
+                    return Step::EndsAfter;
+                }
+            }
+            b',' if self.depth == 0 => return Step::EndsBefore,
+            c if self.depth == 0 && c.is_ascii_whitespace() => return Step::EndsBefore,
+            _ => {}
+        }
+        Step::More
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn values(input: &str, max: usize) -> Vec<String> {
+        let mut s = Splitter::new(input.as_bytes(), max);
+        assert!(s.expect(b'['));
+        let mut out = Vec::new();
+        loop {
+            match s.value().unwrap() {
+                Some(Piece::Record(b)) => out.push(String::from_utf8(b.to_vec()).unwrap()),
+                Some(Piece::Oversized(n)) => out.push(format!("<{n}>")),
+                None => break,
+            }
+            if !s.expect(b',') {
+                break;
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn splits_array_elements_with_tricky_strings() {
+        let v = values(r#"[{"a":"}\"]"}, {"b":[1,{"c":2}]} ,3,"x,y"]"#, 1 << 20);
+        assert_eq!(v, vec![r#"{"a":"}\"]"}"#, r#"{"b":[1,{"c":2}]}"#, "3", r#""x,y""#]);
+    }
+
+    #[test]
+    fn oversized_elements_are_skipped_and_sized() {
+        let big = format!(r#"[{{"a":"{}"}},{{"b":1}}]"#, "x".repeat(1000));
+        let v = values(&big, 100);
+        assert_eq!(v, vec!["<1008>".to_string(), r#"{"b":1}"#.to_string()]);
+    }
+
+    #[test]
+    fn lines_with_crlf_and_no_final_newline() {
+        let mut s = Splitter::new("a\r\nbb\n\nccc".as_bytes(), 10);
+        let mut out = Vec::new();
+        while let Some(p) = s.line().unwrap() {
+            if let Piece::Record(b) = p {
+                out.push(String::from_utf8(b.to_vec()).unwrap());
+            }
+        }
+        assert_eq!(out, vec!["a", "bb", "", "ccc"]);
+    }
+}
