@@ -8,3 +8,6 @@ pub mod geo;
 pub mod ingest;
 pub mod record;
 pub mod time;
+pub mod alert;
+pub mod detect;
+pub mod state;

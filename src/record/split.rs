@@ -261,7 +261,7 @@ mod tests {
 
     fn values(input: &str, max: usize) -> Vec<String> {
         let mut s = Splitter::new(input.as_bytes(), max);
-        assert!(s.expect(b'['));
+        assert!(s.expect(b'[').unwrap());
         let mut out = Vec::new();
         loop {
             match s.value().unwrap() {
@@ -269,7 +269,7 @@ mod tests {
                 Some(Piece::Oversized(n)) => out.push(format!("<{n}>")),
                 None => break,
             }
-            if !s.expect(b',') {
+            if !s.expect(b',').unwrap() {
                 break;
             }
         }

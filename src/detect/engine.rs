@@ -1,0 +1,208 @@
+//! The engine: runs every detector over an object's activities, in event-time order, against
+//! the loaded entity states, and collects the findings raised or updated.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+
+use super::spec::{CompiledSuppression, Spec, SpecError};
+use super::{Ctx, DEFAULTS, Detector, kinds};
+use crate::activity::Activity;
+use crate::alert::{Finding, SourceRef, finding_id, severity_label};
+use crate::ingest::ObjectRef;
+use crate::state::{EntityState, OpenFinding, principal_entity};
+
+/// Sources cited per finding at most.
+const MAX_SOURCES: usize = 20;
+
+/// Detector files that failed to load.
+#[derive(Debug, thiserror::Error)]
+#[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
+pub struct EngineError(pub Vec<SpecError>);
+
+struct Compiled {
+    detector: Box<dyn Detector>,
+    suppress: Vec<CompiledSuppression>,
+}
+
+pub struct Engine {
+    detectors: Vec<Compiled>,
+    /// Seconds an entity must have been seen before baseline detectors may fire.
+    pub learning: i64,
+}
+
+/// Findings raised or updated while applying one object.
+#[derive(Default)]
+pub(crate) struct Alerts {
+    source: Option<SourceRef>,
+    suppressed: bool,
+    touched: BTreeMap<String, Finding>,
+}
+
+impl Alerts {
+    /// Opens a finding for `(detector, dedup)` on `state`, or extends the one still inside its
+    /// cooldown. `start` is the episode start and `initial` the event count of a new finding;
+    /// an update adds one event.
+    /// Returns `None` when a suppression matches the activity.
+    pub(crate) fn raise<'s>(
+        &mut self,
+        spec: &Spec,
+        state: &'s mut EntityState,
+        a: &Activity,
+        dedup: &str,
+        start: i64,
+        initial: u64,
+    ) -> Option<&'s mut OpenFinding> {
+        if self.suppressed {
+            return None;
+        }
+        let slot = format!("{}/{}", spec.id, dedup);
+        let cooldown = spec.cooldown_secs();
+        let fresh = state.open.get(&slot).is_none_or(|o| a.time - o.last > cooldown);
+        if fresh {
+            let finding = Finding {
+                schema_version: 1,
+                id: finding_id(&spec.id, &a.principal_key, dedup, start),
+                detector: spec.id.clone(),
+                finding_type: spec.finding_type.clone(),
+                severity: spec.severity,
+                severity_label: severity_label(spec.severity).to_string(),
+                title: String::new(),
+                description: String::new(),
+                account: a.account.to_string(),
+                region: a.region.to_string(),
+                principal: a.principal.to_string(),
+                principal_key: a.principal_key.to_string(),
+                principal_type: a.principal_type.to_string(),
+                first_seen: crate::time::format(start),
+                last_seen: crate::time::format(a.time),
+                count: initial.max(1),
+                evidence: serde_json::Map::new(),
+                sources: Vec::new(),
+            };
+            state.open.insert(slot.clone(), OpenFinding { first: start, last: a.time, cooldown, finding });
+        }
+        let open = state.open.get_mut(&slot).expect("just inserted");
+        if !fresh {
+            open.finding.count += 1;
+            if a.time > open.last {
+                open.last = a.time;
+                open.finding.last_seen = crate::time::format(a.time);
+            }
+            if a.time < open.first {
+                open.first = a.time;
+                open.finding.first_seen = crate::time::format(a.time);
+            }
+        }
+        if let Some(src) = &self.source
+            && open.finding.sources.len() < MAX_SOURCES
+            && !open.finding.sources.contains(src)
+        {
+            open.finding.sources.push(src.clone());
+        }
+        Some(open)
+    }
+
+    /// Records the finding's current version as touched by this object.
+    pub(crate) fn touched(&mut self, f: &Finding) {
+        match self.touched.get_mut(&f.id) {
+            Some(t) => t.clone_from(f),
+            None => {
+                self.touched.insert(f.id.clone(), f.clone());
+            }
+        }
+    }
+}
+
+impl Engine {
+    /// Compiles detector files `(name, text)`; reports every file that fails, not just the first.
+    pub fn from_files(files: &[(String, String)], learning: i64) -> Result<Self, EngineError> {
+        let mut detectors = Vec::new();
+        let mut errors = Vec::new();
+        let mut ids = std::collections::HashSet::new();
+        for (file, text) in files {
+            let built = Spec::parse(file, text).and_then(|spec| {
+                if !ids.insert(spec.id.clone()) {
+                    return Err(SpecError { file: file.clone(), field: "id".into(), reason: format!("`{}` is defined twice", spec.id) });
+                }
+                let suppress = spec
+                    .suppress
+                    .iter()
+                    .map(CompiledSuppression::compile)
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(|(field, reason)| SpecError { file: file.clone(), field, reason })?;
+                let enabled = spec.enabled;
+                let detector = kinds::build(spec).map_err(|(field, reason)| SpecError { file: file.clone(), field, reason })?;
+                Ok(enabled.then_some(Compiled { detector, suppress }))
+            });
+            match built {
+                Ok(Some(c)) => detectors.push(c),
+                Ok(None) => {}
+                Err(e) => errors.push(e),
+            }
+        }
+        if errors.is_empty() { Ok(Engine { detectors, learning }) } else { Err(EngineError(errors)) }
+    }
+
+    /// The embedded default detectors.
+    pub fn defaults(learning: i64) -> Result<Self, EngineError> {
+        let files: Vec<(String, String)> = DEFAULTS.iter().map(|(f, t)| (f.to_string(), t.to_string())).collect();
+        Self::from_files(&files, learning)
+    }
+
+    pub fn specs(&self) -> impl Iterator<Item = &Spec> {
+        self.detectors.iter().map(|c| c.detector.spec())
+    }
+
+    /// Every entity the activities need loaded, sorted and deduplicated.
+    pub fn entity_keys(&self, acts: &[Activity]) -> Vec<String> {
+        let mut principals: Vec<&Arc<str>> = acts.iter().map(|a| &a.principal_key).collect();
+        principals.sort();
+        principals.dedup();
+        let mut keys: Vec<String> = principals.into_iter().map(|p| principal_entity(p)).collect();
+        let mut extra = Vec::new();
+        for a in acts {
+            for c in &self.detectors {
+                if c.detector.spec().filter.matches(a) {
+                    c.detector.extra_entities(a, &mut extra);
+                }
+            }
+        }
+        keys.extend(extra);
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    /// Applies activities (sorted by event time) to `states`; returns the findings raised or
+    /// updated, in id order. `objects[a.object]` is the object each activity came from.
+    pub fn apply(&self, states: &mut HashMap<String, EntityState>, acts: &[Activity], objects: &[ObjectRef]) -> Vec<Finding> {
+        let mut alerts = Alerts::default();
+        let mut keys: HashMap<&str, String> = HashMap::new();
+        let mut current_object = u32::MAX;
+        for a in acts {
+            if a.object != current_object {
+                current_object = a.object;
+                alerts.source = objects
+                    .get(a.object as usize)
+                    .map(|o| SourceRef { bucket: o.bucket.clone(), key: o.key.clone() });
+            }
+            let pk = keys.entry(&a.principal_key).or_insert_with(|| principal_entity(&a.principal_key));
+            let mut principal = states.remove(pk.as_str()).unwrap_or_default();
+            principal.touch(a.time);
+            for c in &self.detectors {
+                let spec = c.detector.spec();
+                if !spec.filter.matches(a) {
+                    continue;
+                }
+                alerts.suppressed = c.suppress.iter().any(|s| s.matches(a));
+                let mut ctx = Ctx { principal: &mut principal, others: states, learning: self.learning, alerts: &mut alerts };
+                c.detector.observe(&mut ctx, a);
+            }
+            states.insert(pk.clone(), principal);
+        }
+        for s in states.values_mut() {
+            s.prune(s.last_seen);
+        }
+        alerts.touched.into_values().collect()
+    }
+}
