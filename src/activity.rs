@@ -63,7 +63,12 @@ pub struct Normalizer<'g> {
 
 impl<'g> Normalizer<'g> {
     pub fn new(geo: &'g Geo) -> Self {
-        Normalizer { geo, strings: HashMap::new(), geo_cache: HashMap::new(), keys: HashMap::new() }
+        Normalizer {
+            geo,
+            strings: HashMap::new(),
+            geo_cache: HashMap::new(),
+            keys: HashMap::new(),
+        }
     }
 
     pub fn intern(&mut self, s: &str) -> Arc<str> {
@@ -83,16 +88,26 @@ impl<'g> Normalizer<'g> {
     }
 
     /// Classifies and geolocates a source address.
-    pub fn source(&mut self, raw: Option<&str>, vpc_endpoint: bool) -> (Option<IpAddr>, Option<Arc<str>>, GeoInfo) {
-        let Some(raw) = raw else { return (None, None, GeoInfo::default()) };
+    pub fn source(
+        &mut self,
+        raw: Option<&str>,
+        vpc_endpoint: bool,
+    ) -> (Option<IpAddr>, Option<Arc<str>>, GeoInfo) {
+        let Some(raw) = raw else {
+            return (None, None, GeoInfo::default());
+        };
         match crate::geo::classify(raw) {
             SourceAddr::Public(ip) if !vpc_endpoint => {
                 let geo = self.geo;
                 let info = *self.geo_cache.entry(ip).or_insert_with(|| geo.lookup(ip));
                 (Some(ip), None, info)
             }
-            SourceAddr::Public(ip) | SourceAddr::Private(ip) => (Some(ip), None, GeoInfo::default()),
-            SourceAddr::Service | SourceAddr::Other => (None, Some(self.intern(raw)), GeoInfo::default()),
+            SourceAddr::Public(ip) | SourceAddr::Private(ip) => {
+                (Some(ip), None, GeoInfo::default())
+            }
+            SourceAddr::Service | SourceAddr::Other => {
+                (None, Some(self.intern(raw)), GeoInfo::default())
+            }
         }
     }
 
@@ -102,8 +117,16 @@ impl<'g> Normalizer<'g> {
             return k.clone();
         }
         let key = principal_key(arn);
-        let key = if &*key == &**arn { arn.clone() } else { self.intern(&key) };
-        let ty = self.intern(logged_type.filter(|t| !t.is_empty()).unwrap_or_else(|| principal_type(arn)));
+        let key = if *key == **arn {
+            arn.clone()
+        } else {
+            self.intern(&key)
+        };
+        let ty = self.intern(
+            logged_type
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| principal_type(arn)),
+        );
         self.keys.insert(arn.clone(), (key.clone(), ty.clone()));
         (key, ty)
     }
@@ -124,8 +147,20 @@ pub fn principal_key(arn: &str) -> std::borrow::Cow<'_, str> {
         }
         // head = arn:<partition>:sts::<acct>
         let mut parts = head.splitn(5, ':');
-        let (_, partition, _, _, acct) = (parts.next(), parts.next(), parts.next(), parts.next(), parts.next());
-        return format!("arn:{}:iam::{}:role/{}", partition.unwrap_or("aws"), acct.unwrap_or(""), role).into();
+        let (_, partition, _, _, acct) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        );
+        return format!(
+            "arn:{}:iam::{}:role/{}",
+            partition.unwrap_or("aws"),
+            acct.unwrap_or(""),
+            role
+        )
+        .into();
     }
     arn.into()
 }
@@ -151,12 +186,20 @@ pub fn principal_type(arn: &str) -> &'static str {
 pub fn principal_name(key: &str) -> String {
     if let Some((_, rest)) = key.split_once(":assumed-role/") {
         let (role, session) = rest.split_once('/').unwrap_or((rest, ""));
-        return if session.is_empty() { role.to_string() } else { format!("{session} ({role})") };
+        return if session.is_empty() {
+            role.to_string()
+        } else {
+            format!("{session} ({role})")
+        };
     }
     if key.ends_with(":root") {
         return "root".to_string();
     }
-    key.rsplit(['/', ':']).next().filter(|s| !s.is_empty()).unwrap_or(key).to_string()
+    key.rsplit(['/', ':'])
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(key)
+        .to_string()
 }
 
 #[cfg(test)]
@@ -166,16 +209,27 @@ mod tests {
     #[test]
     fn principal_keys() {
         assert_eq!(
-            principal_key("arn:aws:sts::111122223333:assumed-role/support-bot-role/botocore-session-1"),
+            principal_key(
+                "arn:aws:sts::111122223333:assumed-role/support-bot-role/botocore-session-1"
+            ),
             "arn:aws:iam::111122223333:role/support-bot-role"
         );
         let sso = "arn:aws:sts::444455556666:assumed-role/AWSReservedSSO_DataScientist_0123/bob@example.com";
         assert_eq!(principal_key(sso), sso);
         let console = "arn:aws-us-gov:sts::1:assumed-role/Admin/carol@example.com";
         assert_eq!(principal_key(console), console);
-        assert_eq!(principal_key("arn:aws:iam::1:user/alice"), "arn:aws:iam::1:user/alice");
-        assert_eq!(principal_name("arn:aws:iam::111122223333:role/support-bot-role"), "support-bot-role");
-        assert_eq!(principal_name(sso), "bob@example.com (AWSReservedSSO_DataScientist_0123)");
+        assert_eq!(
+            principal_key("arn:aws:iam::1:user/alice"),
+            "arn:aws:iam::1:user/alice"
+        );
+        assert_eq!(
+            principal_name("arn:aws:iam::111122223333:role/support-bot-role"),
+            "support-bot-role"
+        );
+        assert_eq!(
+            principal_name(sso),
+            "bob@example.com (AWSReservedSSO_DataScientist_0123)"
+        );
         assert_eq!(principal_name("arn:aws:iam::1:root"), "root");
         assert_eq!(principal_type("arn:aws:iam::1:user/alice"), "IAMUser");
     }

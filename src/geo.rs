@@ -45,7 +45,14 @@ pub fn classify(s: &str) -> SourceAddr {
         .parse::<IpAddr>()
         .ok()
         .or_else(|| lenient_v4(s).map(IpAddr::V4))
-        .or_else(|| s.trim_start_matches('[').trim_end_matches(']').split('%').next()?.parse().ok());
+        .or_else(|| {
+            s.trim_start_matches('[')
+                .trim_end_matches(']')
+                .split('%')
+                .next()?
+                .parse()
+                .ok()
+        });
     match ip {
         Some(ip) if is_private(ip) => SourceAddr::Private(ip),
         Some(ip) => SourceAddr::Public(ip),
@@ -57,7 +64,8 @@ fn lenient_v4(s: &str) -> Option<Ipv4Addr> {
     let mut o = [0u8; 4];
     let mut n = 0;
     for part in s.split('.') {
-        if n == 4 || part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit()) {
+        if n == 4 || part.is_empty() || part.len() > 3 || !part.bytes().all(|b| b.is_ascii_digit())
+        {
             return None;
         }
         o[n] = part.parse().ok()?;
@@ -84,7 +92,9 @@ fn is_private(ip: IpAddr) -> bool {
                 || v6.is_unspecified()
                 || (seg0 & 0xfe00) == 0xfc00
                 || (seg0 & 0xffc0) == 0xfe80
-                || v6.to_ipv4_mapped().is_some_and(|v4| is_private(IpAddr::V4(v4)))
+                || v6
+                    .to_ipv4_mapped()
+                    .is_some_and(|v4| is_private(IpAddr::V4(v4)))
         }
     }
 }
@@ -126,14 +136,20 @@ pub struct Geo {
 
 impl Geo {
     pub fn none() -> Self {
-        Geo { reader: None, path: None }
+        Geo {
+            reader: None,
+            path: None,
+        }
     }
 
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         let reader = maxminddb::Reader::open_readfile(path).with_context(|| {
             format!("could not open the geo database {}: run the setup (scripts/setup.sh) or pass --geoip FILE", path.display())
         })?;
-        Ok(Geo { reader: Some(reader), path: Some(path.display().to_string()) })
+        Ok(Geo {
+            reader: Some(reader),
+            path: Some(path.display().to_string()),
+        })
     }
 
     pub fn is_loaded(&self) -> bool {
@@ -142,15 +158,21 @@ impl Geo {
 
     /// Country (and ASN when the database has it) of a public address.
     pub fn lookup(&self, ip: IpAddr) -> GeoInfo {
-        let Some(r) = &self.reader else { return GeoInfo::default() };
+        let Some(r) = &self.reader else {
+            return GeoInfo::default();
+        };
         match r.lookup::<Record>(ip) {
             Ok(Some(rec)) => {
                 let code = rec.country_code.or(rec.country.and_then(|c| c.iso_code));
                 let country = code.and_then(|c| {
                     let b = c.as_bytes();
-                    (b.len() == 2 && b.iter().all(u8::is_ascii_alphabetic)).then(|| [b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase()])
+                    (b.len() == 2 && b.iter().all(u8::is_ascii_alphabetic))
+                        .then(|| [b[0].to_ascii_uppercase(), b[1].to_ascii_uppercase()])
                 });
-                GeoInfo { country, asn: rec.autonomous_system_number }
+                GeoInfo {
+                    country,
+                    asn: rec.autonomous_system_number,
+                }
             }
             _ => GeoInfo::default(),
         }
@@ -163,14 +185,32 @@ mod tests {
 
     #[test]
     fn classifies_odd_values_from_real_logs() {
-        assert_eq!(classify("035.1.2.3"), SourceAddr::Public("35.1.2.3".parse().unwrap()));
-        assert_eq!(classify("10.0.0.5"), SourceAddr::Private("10.0.0.5".parse().unwrap()));
-        assert_eq!(classify("100.64.1.1"), SourceAddr::Private("100.64.1.1".parse().unwrap()));
+        assert_eq!(
+            classify("035.1.2.3"),
+            SourceAddr::Public("35.1.2.3".parse().unwrap())
+        );
+        assert_eq!(
+            classify("10.0.0.5"),
+            SourceAddr::Private("10.0.0.5".parse().unwrap())
+        );
+        assert_eq!(
+            classify("100.64.1.1"),
+            SourceAddr::Private("100.64.1.1".parse().unwrap())
+        );
         assert_eq!(classify("AWS Internal"), SourceAddr::Service);
         assert_eq!(classify("cloudtrail.amazonaws.com"), SourceAddr::Service);
-        assert_eq!(classify("2001:db8::1"), SourceAddr::Public("2001:db8::1".parse().unwrap()));
-        assert_eq!(classify("fe80::1%eth0"), SourceAddr::Private("fe80::1".parse().unwrap()));
-        assert_eq!(classify("::ffff:192.168.1.1"), SourceAddr::Private("::ffff:192.168.1.1".parse().unwrap()));
+        assert_eq!(
+            classify("2001:db8::1"),
+            SourceAddr::Public("2001:db8::1".parse().unwrap())
+        );
+        assert_eq!(
+            classify("fe80::1%eth0"),
+            SourceAddr::Private("fe80::1".parse().unwrap())
+        );
+        assert_eq!(
+            classify("::ffff:192.168.1.1"),
+            SourceAddr::Private("::ffff:192.168.1.1".parse().unwrap())
+        );
         assert_eq!(classify("256.1.2.3"), SourceAddr::Other);
         assert_eq!(classify("1.2.3"), SourceAddr::Other);
         assert_eq!(classify(""), SourceAddr::Other);

@@ -42,9 +42,19 @@ pub fn severity_label(severity: f64) -> &'static str {
 }
 
 /// Stable id: the same detector, principal key, dedup key and episode start give the same id.
-pub fn finding_id(detector: &str, principal_key: &str, dedup_key: &str, episode_start: i64) -> String {
+pub fn finding_id(
+    detector: &str,
+    principal_key: &str,
+    dedup_key: &str,
+    episode_start: i64,
+) -> String {
     let mut h = Sha256::new();
-    for part in [detector, principal_key, dedup_key, &episode_start.to_string()] {
+    for part in [
+        detector,
+        principal_key,
+        dedup_key,
+        &episode_start.to_string(),
+    ] {
         h.update(part.as_bytes());
         h.update([0u8]);
     }
@@ -59,8 +69,14 @@ mod tests {
     #[test]
     fn ids_are_stable_and_labels_follow_guardduty() {
         let a = finding_id("invoke-spike", "arn:aws:iam::1:role/r", "m", 100);
-        assert_eq!(a, finding_id("invoke-spike", "arn:aws:iam::1:role/r", "m", 100));
-        assert_ne!(a, finding_id("invoke-spike", "arn:aws:iam::1:role/r", "m", 160));
+        assert_eq!(
+            a,
+            finding_id("invoke-spike", "arn:aws:iam::1:role/r", "m", 100)
+        );
+        assert_ne!(
+            a,
+            finding_id("invoke-spike", "arn:aws:iam::1:role/r", "m", 160)
+        );
         assert_eq!(a.len(), 32);
         assert_eq!(severity_label(3.9), "Low");
         assert_eq!(severity_label(7.5), "High");

@@ -57,7 +57,10 @@ impl Alerts {
         }
         let slot = format!("{}/{}", spec.id, dedup);
         let cooldown = spec.cooldown_secs();
-        let fresh = state.open.get(&slot).is_none_or(|o| a.time - o.last > cooldown);
+        let fresh = state
+            .open
+            .get(&slot)
+            .is_none_or(|o| a.time - o.last > cooldown);
         if fresh {
             let finding = Finding {
                 schema_version: 1,
@@ -79,7 +82,15 @@ impl Alerts {
                 evidence: serde_json::Map::new(),
                 sources: Vec::new(),
             };
-            state.open.insert(slot.clone(), OpenFinding { first: start, last: a.time, cooldown, finding });
+            state.open.insert(
+                slot.clone(),
+                OpenFinding {
+                    first: start,
+                    last: a.time,
+                    cooldown,
+                    finding,
+                },
+            );
         }
         let open = state.open.get_mut(&slot).expect("just inserted");
         if !fresh {
@@ -122,16 +133,28 @@ impl Engine {
         for (file, text) in files {
             let built = Spec::parse(file, text).and_then(|spec| {
                 if !ids.insert(spec.id.clone()) {
-                    return Err(SpecError { file: file.clone(), field: "id".into(), reason: format!("`{}` is defined twice", spec.id) });
+                    return Err(SpecError {
+                        file: file.clone(),
+                        field: "id".into(),
+                        reason: format!("`{}` is defined twice", spec.id),
+                    });
                 }
                 let suppress = spec
                     .suppress
                     .iter()
                     .map(CompiledSuppression::compile)
                     .collect::<Result<Vec<_>, _>>()
-                    .map_err(|(field, reason)| SpecError { file: file.clone(), field, reason })?;
+                    .map_err(|(field, reason)| SpecError {
+                        file: file.clone(),
+                        field,
+                        reason,
+                    })?;
                 let enabled = spec.enabled;
-                let detector = kinds::build(spec).map_err(|(field, reason)| SpecError { file: file.clone(), field, reason })?;
+                let detector = kinds::build(spec).map_err(|(field, reason)| SpecError {
+                    file: file.clone(),
+                    field,
+                    reason,
+                })?;
                 Ok(enabled.then_some(Compiled { detector, suppress }))
             });
             match built {
@@ -140,12 +163,22 @@ impl Engine {
                 Err(e) => errors.push(e),
             }
         }
-        if errors.is_empty() { Ok(Engine { detectors, learning }) } else { Err(EngineError(errors)) }
+        if errors.is_empty() {
+            Ok(Engine {
+                detectors,
+                learning,
+            })
+        } else {
+            Err(EngineError(errors))
+        }
     }
 
     /// The embedded default detectors.
     pub fn defaults(learning: i64) -> Result<Self, EngineError> {
-        let files: Vec<(String, String)> = DEFAULTS.iter().map(|(f, t)| (f.to_string(), t.to_string())).collect();
+        let files: Vec<(String, String)> = DEFAULTS
+            .iter()
+            .map(|(f, t)| (f.to_string(), t.to_string()))
+            .collect();
         Self::from_files(&files, learning)
     }
 
@@ -158,7 +191,10 @@ impl Engine {
         let mut principals: Vec<&Arc<str>> = acts.iter().map(|a| &a.principal_key).collect();
         principals.sort();
         principals.dedup();
-        let mut keys: Vec<String> = principals.into_iter().map(|p| principal_entity(p)).collect();
+        let mut keys: Vec<String> = principals
+            .into_iter()
+            .map(|p| principal_entity(p))
+            .collect();
         let mut extra = Vec::new();
         for a in acts {
             for c in &self.detectors {
@@ -175,18 +211,26 @@ impl Engine {
 
     /// Applies activities (sorted by event time) to `states`; returns the findings raised or
     /// updated, in id order. `objects[a.object]` is the object each activity came from.
-    pub fn apply(&self, states: &mut HashMap<String, EntityState>, acts: &[Activity], objects: &[ObjectRef]) -> Vec<Finding> {
+    pub fn apply(
+        &self,
+        states: &mut HashMap<String, EntityState>,
+        acts: &[Activity],
+        objects: &[ObjectRef],
+    ) -> Vec<Finding> {
         let mut alerts = Alerts::default();
         let mut keys: HashMap<&str, String> = HashMap::new();
         let mut current_object = u32::MAX;
         for a in acts {
             if a.object != current_object {
                 current_object = a.object;
-                alerts.source = objects
-                    .get(a.object as usize)
-                    .map(|o| SourceRef { bucket: o.bucket.clone(), key: o.key.clone() });
+                alerts.source = objects.get(a.object as usize).map(|o| SourceRef {
+                    bucket: o.bucket.clone(),
+                    key: o.key.clone(),
+                });
             }
-            let pk = keys.entry(&a.principal_key).or_insert_with(|| principal_entity(&a.principal_key));
+            let pk = keys
+                .entry(&a.principal_key)
+                .or_insert_with(|| principal_entity(&a.principal_key));
             let mut principal = states.remove(pk.as_str()).unwrap_or_default();
             principal.touch(a.time);
             for c in &self.detectors {
@@ -195,7 +239,12 @@ impl Engine {
                     continue;
                 }
                 alerts.suppressed = c.suppress.iter().any(|s| s.matches(a));
-                let mut ctx = Ctx { principal: &mut principal, others: states, learning: self.learning, alerts: &mut alerts };
+                let mut ctx = Ctx {
+                    principal: &mut principal,
+                    others: states,
+                    learning: self.learning,
+                    alerts: &mut alerts,
+                };
                 c.detector.observe(&mut ctx, a);
             }
             states.insert(pk.clone(), principal);

@@ -14,9 +14,13 @@ impl Glob {
     pub fn is_match(&self, s: &str) -> bool {
         let mut parts = self.0.split('*');
         let first = parts.next().unwrap_or("");
-        let Some(mut rest) = s.strip_prefix(first) else { return false };
+        let Some(mut rest) = s.strip_prefix(first) else {
+            return false;
+        };
         let parts: Vec<&str> = parts.collect();
-        let Some((last, middle)) = parts.split_last() else { return rest.is_empty() };
+        let Some((last, middle)) = parts.split_last() else {
+            return rest.is_empty();
+        };
         for p in middle {
             match rest.find(p) {
                 Some(i) => rest = &rest[i + p.len()..],
@@ -37,9 +41,16 @@ pub struct Cidr {
 impl Cidr {
     pub fn parse(s: &str) -> Result<Self, String> {
         let (ip, bits) = s.split_once('/').unwrap_or((s, ""));
-        let net: IpAddr = ip.parse().map_err(|_| format!("`{s}` is not an address or CIDR block"))?;
+        let net: IpAddr = ip
+            .parse()
+            .map_err(|_| format!("`{s}` is not an address or CIDR block"))?;
         let max = if net.is_ipv4() { 32 } else { 128 };
-        let bits = if bits.is_empty() { max } else { bits.parse().map_err(|_| format!("`{s}`: bad prefix length"))? };
+        let bits = if bits.is_empty() {
+            max
+        } else {
+            bits.parse()
+                .map_err(|_| format!("`{s}`: bad prefix length"))?
+        };
         if bits > max {
             return Err(format!("`{s}`: prefix length over {max}"));
         }
@@ -49,11 +60,19 @@ impl Cidr {
     pub fn contains(&self, ip: IpAddr) -> bool {
         match (self.net, ip) {
             (IpAddr::V4(n), IpAddr::V4(i)) => {
-                let mask = if self.bits == 0 { 0 } else { u32::MAX << (32 - self.bits) };
+                let mask = if self.bits == 0 {
+                    0
+                } else {
+                    u32::MAX << (32 - self.bits)
+                };
                 (u32::from(n) & mask) == (u32::from(i) & mask)
             }
             (IpAddr::V6(n), IpAddr::V6(i)) => {
-                let mask = if self.bits == 0 { 0 } else { u128::MAX << (128 - self.bits) };
+                let mask = if self.bits == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - self.bits)
+                };
                 (u128::from(n) & mask) == (u128::from(i) & mask)
             }
             _ => false,
@@ -67,14 +86,23 @@ mod tests {
 
     #[test]
     fn globs_and_cidrs() {
-        assert!(Glob::new("arn:aws:iam::*:role/*sagemaker*").is_match("arn:aws:iam::1:role/my-sagemaker-role"));
+        assert!(
+            Glob::new("arn:aws:iam::*:role/*sagemaker*")
+                .is_match("arn:aws:iam::1:role/my-sagemaker-role")
+        );
         assert!(!Glob::new("arn:aws:iam::*:role/ci-*").is_match("arn:aws:iam::1:role/app"));
         assert!(Glob::new("exact").is_match("exact") && !Glob::new("exact").is_match("exactly"));
         assert!(Glob::new("*").is_match(""));
         assert!(!Glob::new("a*a").is_match("a"));
         let c = Cidr::parse("10.0.0.0/8").unwrap();
-        assert!(c.contains("10.2.3.4".parse().unwrap()) && !c.contains("11.0.0.1".parse().unwrap()));
-        assert!(Cidr::parse("2001:db8::/32").unwrap().contains("2001:db8::1".parse().unwrap()));
+        assert!(
+            c.contains("10.2.3.4".parse().unwrap()) && !c.contains("11.0.0.1".parse().unwrap())
+        );
+        assert!(
+            Cidr::parse("2001:db8::/32")
+                .unwrap()
+                .contains("2001:db8::1".parse().unwrap())
+        );
         assert!(Cidr::parse("10.0.0.0/33").is_err());
     }
 }

@@ -38,9 +38,18 @@ pub const KNOWN_IDS: &[&str] = &[
 
 /// The shipped detector files, embedded into the binary as the defaults.
 pub const DEFAULTS: &[(&str, &str)] = &[
-    ("detectors/invoke-spike.toml", include_str!("../../detectors/invoke-spike.toml")),
-    ("detectors/unusual-geo.toml", include_str!("../../detectors/unusual-geo.toml")),
-    ("detectors/training-data-access.toml", include_str!("../../detectors/training-data-access.toml")),
+    (
+        "detectors/invoke-spike.toml",
+        include_str!("../../detectors/invoke-spike.toml"),
+    ),
+    (
+        "detectors/unusual-geo.toml",
+        include_str!("../../detectors/unusual-geo.toml"),
+    ),
+    (
+        "detectors/training-data-access.toml",
+        include_str!("../../detectors/training-data-access.toml"),
+    ),
 ];
 
 /// What a detector sees for one activity.
@@ -108,7 +117,7 @@ pub(crate) fn thousands(n: u64) -> String {
     let s = n.to_string();
     let mut out = String::with_capacity(s.len() + s.len() / 3);
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -122,7 +131,10 @@ mod tests {
 
     #[test]
     fn templates_and_numbers() {
-        assert_eq!(render("{a} did {b} {c}", &[("a", "x".into()), ("b", "y".into())]), "x did y {c}");
+        assert_eq!(
+            render("{a} did {b} {c}", &[("a", "x".into()), ("b", "y".into())]),
+            "x did y {c}"
+        );
         assert_eq!(thousands(2340), "2,340");
         assert_eq!(thousands(999), "999");
         assert_eq!(thousands(1_000_000), "1,000,000");

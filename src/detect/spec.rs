@@ -73,9 +73,15 @@ pub struct Filter {
 impl Filter {
     pub fn matches(&self, a: &Activity) -> bool {
         (self.sources.is_empty() || self.sources.contains(&a.source))
-            && (self.event_sources.is_empty() || self.event_sources.iter().any(|s| **s == *a.event_source))
-            && (self.event_names.is_empty() || self.event_names.iter().any(|s| **s == *a.event_name))
-            && (self.principal_types.is_empty() || self.principal_types.iter().any(|s| **s == *a.principal_type))
+            && (self.event_sources.is_empty()
+                || self.event_sources.iter().any(|s| **s == *a.event_source))
+            && (self.event_names.is_empty()
+                || self.event_names.iter().any(|s| **s == *a.event_name))
+            && (self.principal_types.is_empty()
+                || self
+                    .principal_types
+                    .iter()
+                    .any(|s| **s == *a.principal_type))
             && self.errors.is_none_or(|e| e == a.error_code.is_some())
     }
 }
@@ -112,12 +118,27 @@ pub struct CompiledSuppression {
 impl CompiledSuppression {
     pub fn compile(s: &Suppression) -> Result<Self, (String, String)> {
         if s.reason.trim().is_empty() {
-            return Err(("suppress.reason".into(), "a suppression needs a reason".into()));
+            return Err((
+                "suppress.reason".into(),
+                "a suppression needs a reason".into(),
+            ));
         }
-        if s.principals.is_empty() && s.cidrs.is_empty() && s.countries.is_empty() && s.user_agents.is_empty() {
-            return Err(("suppress".into(), "a suppression must name principals, cidrs, countries or user_agents".into()));
+        if s.principals.is_empty()
+            && s.cidrs.is_empty()
+            && s.countries.is_empty()
+            && s.user_agents.is_empty()
+        {
+            return Err((
+                "suppress".into(),
+                "a suppression must name principals, cidrs, countries or user_agents".into(),
+            ));
         }
-        let cidrs = s.cidrs.iter().map(|c| Cidr::parse(c)).collect::<Result<Vec<_>, _>>().map_err(|e| ("suppress.cidrs".to_string(), e))?;
+        let cidrs = s
+            .cidrs
+            .iter()
+            .map(|c| Cidr::parse(c))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ("suppress.cidrs".to_string(), e))?;
         Ok(CompiledSuppression {
             principals: s.principals.iter().map(|p| Glob::new(p)).collect(),
             cidrs,
@@ -128,12 +149,20 @@ impl CompiledSuppression {
 
     pub fn matches(&self, a: &Activity) -> bool {
         (self.principals.is_empty()
-            || self.principals.iter().any(|g| g.is_match(&a.principal_key) || g.is_match(&a.principal)))
-            && (self.cidrs.is_empty() || a.source_ip.is_some_and(|ip| self.cidrs.iter().any(|c| c.contains(ip))))
+            || self
+                .principals
+                .iter()
+                .any(|g| g.is_match(&a.principal_key) || g.is_match(&a.principal)))
+            && (self.cidrs.is_empty()
+                || a.source_ip
+                    .is_some_and(|ip| self.cidrs.iter().any(|c| c.contains(ip))))
             && (self.countries.is_empty()
-                || a.country.is_some_and(|c| self.countries.iter().any(|x| x.as_bytes() == c)))
+                || a.country
+                    .is_some_and(|c| self.countries.iter().any(|x| x.as_bytes() == c)))
             && (self.user_agents.is_empty()
-                || a.user_agent.as_deref().is_some_and(|ua| self.user_agents.iter().any(|g| g.is_match(ua))))
+                || a.user_agent
+                    .as_deref()
+                    .is_some_and(|ua| self.user_agents.iter().any(|g| g.is_match(ua))))
     }
 }
 
@@ -149,7 +178,11 @@ pub struct SpecError {
 impl Spec {
     /// Parses and checks the common fields of one file.
     pub fn parse(file: &str, text: &str) -> Result<Spec, SpecError> {
-        let err = |field: &str, reason: String| SpecError { file: file.into(), field: field.into(), reason };
+        let err = |field: &str, reason: String| SpecError {
+            file: file.into(),
+            field: field.into(),
+            reason,
+        };
         let spec: Spec = toml::from_str(text).map_err(|e| {
             let msg = e.message().to_string();
             let line = e.span().map(|s| text[..s.start].lines().count().max(1));
@@ -157,23 +190,54 @@ impl Spec {
                 .split('`')
                 .nth(1)
                 .map(str::to_string)
-                .unwrap_or_else(|| line.map(|l| format!("line {l}")).unwrap_or_else(|| "(file)".into()));
-            err(&field, format!("{msg}{}", line.map(|l| format!(" (line {l})")).unwrap_or_default()))
+                .unwrap_or_else(|| {
+                    line.map(|l| format!("line {l}"))
+                        .unwrap_or_else(|| "(file)".into())
+                });
+            err(
+                &field,
+                format!(
+                    "{msg}{}",
+                    line.map(|l| format!(" (line {l})")).unwrap_or_default()
+                ),
+            )
         })?;
         if !super::KNOWN_IDS.contains(&spec.id.as_str()) {
-            return Err(err("id", format!("`{}` is not a known detector id ({})", spec.id, super::KNOWN_IDS.join(", "))));
+            return Err(err(
+                "id",
+                format!(
+                    "`{}` is not a known detector id ({})",
+                    spec.id,
+                    super::KNOWN_IDS.join(", ")
+                ),
+            ));
         }
         if !(1.0..=10.0).contains(&spec.severity) {
-            return Err(err("severity", format!("{} is outside 1.0–10.0", spec.severity)));
+            return Err(err(
+                "severity",
+                format!("{} is outside 1.0–10.0", spec.severity),
+            ));
         }
         let ty_ok = spec.finding_type.split_once(':').is_some_and(|(p, r)| {
-            !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphabetic()) && r.split_once('/').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
+            !p.is_empty()
+                && p.bytes().all(|b| b.is_ascii_alphabetic())
+                && r.split_once('/')
+                    .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
         });
         if !ty_ok {
-            return Err(err("type", format!("`{}` is not ThreatPurpose:ResourceType/ThreatFamily", spec.finding_type)));
+            return Err(err(
+                "type",
+                format!(
+                    "`{}` is not ThreatPurpose:ResourceType/ThreatFamily",
+                    spec.finding_type
+                ),
+            ));
         }
         if crate::time::parse_duration(&spec.cooldown).is_none() {
-            return Err(err("cooldown", format!("`{}` is not a duration such as 30m, 6h, 1d", spec.cooldown)));
+            return Err(err(
+                "cooldown",
+                format!("`{}` is not a duration such as 30m, 6h, 1d", spec.cooldown),
+            ));
         }
         if spec.title.trim().is_empty() {
             return Err(err("title", "must not be empty".into()));
@@ -189,16 +253,22 @@ impl Spec {
 /// Reads every `*.toml` in a folder, sorted by name.
 pub fn read_dir(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
     let mut files = Vec::new();
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| anyhow::anyhow!("could not read the detectors folder {}: {e}", dir.display()))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        anyhow::anyhow!("could not read the detectors folder {}: {e}", dir.display())
+    })?;
     for entry in entries {
         let path = entry?.path();
         if path.extension().is_some_and(|e| e == "toml") {
-            let text = std::fs::read_to_string(&path).map_err(|e| anyhow::anyhow!("could not read {}: {e}", path.display()))?;
+            let text = std::fs::read_to_string(&path)
+                .map_err(|e| anyhow::anyhow!("could not read {}: {e}", path.display()))?;
             files.push((path.display().to_string(), text));
         }
     }
     files.sort();
-    anyhow::ensure!(!files.is_empty(), "no detector files (*.toml) in {}", dir.display());
+    anyhow::ensure!(
+        !files.is_empty(),
+        "no detector files (*.toml) in {}",
+        dir.display()
+    );
     Ok(files)
 }

@@ -80,11 +80,24 @@ pub fn open<R: Read>(raw: R, cap: u64) -> io::Result<Inflated<R>> {
     let mut br = BufReader::with_capacity(128 * 1024, raw);
     let head = br.fill_buf()?;
     let gzip = head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b;
-    let body = if gzip { Body::Gzip(Box::new(MultiGzDecoder::new(br))) } else { Body::Plain(br) };
-    Ok(Inflated { inner: Capped { inner: body, read: 0, cap }, gzip })
+    let body = if gzip {
+        Body::Gzip(Box::new(MultiGzDecoder::new(br)))
+    } else {
+        Body::Plain(br)
+    };
+    Ok(Inflated {
+        inner: Capped {
+            inner: body,
+            read: 0,
+            cap,
+        },
+        gzip,
+    })
 }
 
 /// True when the error came from the inflated-size cap.
 pub fn is_cap(e: &io::Error) -> Option<u64> {
-    e.get_ref().and_then(|i| i.downcast_ref::<CapExceeded>()).map(|c| c.0)
+    e.get_ref()
+        .and_then(|i| i.downcast_ref::<CapExceeded>())
+        .map(|c| c.0)
 }

@@ -23,16 +23,22 @@ pub enum SkipReason {
     Empty,
     /// Some other service's logs (e.g. Config, VPC flow logs) under `AWSLogs/`.
     OtherService,
+    /// The `s3:TestEvent` S3 sends when a notification is configured.
+    TestEvent,
+    /// An S3/SQS/SNS/EventBridge notification saved as an object: a pointer to logs, not logs.
+    Envelope,
 }
 
 impl SkipReason {
-    pub const ALL: [SkipReason; 6] = [
+    pub const ALL: [SkipReason; 8] = [
         SkipReason::Digest,
         SkipReason::Insight,
         SkipReason::LargeBody,
         SkipReason::PermissionCheck,
         SkipReason::Empty,
         SkipReason::OtherService,
+        SkipReason::TestEvent,
+        SkipReason::Envelope,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -43,6 +49,8 @@ impl SkipReason {
             SkipReason::PermissionCheck => "bedrock-permission-check",
             SkipReason::Empty => "empty",
             SkipReason::OtherService => "other-service",
+            SkipReason::TestEvent => "s3-test-event",
+            SkipReason::Envelope => "event-envelope",
         }
     }
 }
@@ -84,14 +92,19 @@ pub fn classify(key: &str) -> ObjectKind {
 }
 
 fn has_service_segment(key: &str) -> bool {
-    let Some(rest) = key.split("AWSLogs/").nth(1) else { return false };
+    let Some(rest) = key.split("AWSLogs/").nth(1) else {
+        return false;
+    };
     let mut parts = rest.split('/');
     let mut first = parts.next().unwrap_or("");
     if first.starts_with("o-") {
         first = parts.next().unwrap_or("");
     }
     let service = parts.next().unwrap_or("");
-    first.len() >= 12 && first.bytes().all(|b| b.is_ascii_digit()) && !service.is_empty() && parts.next().is_some()
+    first.len() >= 12
+        && first.bytes().all(|b| b.is_ascii_digit())
+        && !service.is_empty()
+        && parts.next().is_some()
 }
 
 /// The delivery time written in the key, in Unix seconds: the `YYYYMMDDTHHmm[ss]Z` stamp of the file
@@ -107,7 +120,15 @@ pub fn key_time(key: &str) -> Option<i64> {
         if (digits == 4 || digits == 6) && b.get(i + 9 + digits) == Some(&b'Z') {
             let s = &name[i..i + 9 + digits];
             let sec = if digits == 6 { &s[13..15] } else { "00" };
-            let iso = format!("{}-{}-{}T{}:{}:{}Z", &s[0..4], &s[4..6], &s[6..8], &s[9..11], &s[11..13], sec);
+            let iso = format!(
+                "{}-{}-{}T{}:{}:{}Z",
+                &s[0..4],
+                &s[4..6],
+                &s[6..8],
+                &s[9..11],
+                &s[11..13],
+                sec
+            );
             if let Some(t) = crate::time::parse(&iso) {
                 return Some(t);
             }
@@ -117,8 +138,18 @@ pub fn key_time(key: &str) -> Option<i64> {
     let segs: Vec<&str> = key.split('/').collect();
     for w in (0..segs.len().saturating_sub(3)).rev() {
         let (y, m, d) = (segs[w], segs[w + 1], segs[w + 2]);
-        if y.len() == 4 && m.len() == 2 && d.len() == 2 && [y, m, d].iter().all(|s| s.bytes().all(|c| c.is_ascii_digit())) {
-            let h = segs.get(w + 3).filter(|h| h.len() == 2 && h.bytes().all(|c| c.is_ascii_digit())).copied().unwrap_or("00");
+        if y.len() == 4
+            && m.len() == 2
+            && d.len() == 2
+            && [y, m, d]
+                .iter()
+                .all(|s| s.bytes().all(|c| c.is_ascii_digit()))
+        {
+            let h = segs
+                .get(w + 3)
+                .filter(|h| h.len() == 2 && h.bytes().all(|c| c.is_ascii_digit()))
+                .copied()
+                .unwrap_or("00");
             return crate::time::parse(&format!("{y}-{m}-{d}T{h}:00:00Z"));
         }
     }
@@ -138,11 +169,15 @@ mod tests {
         assert_eq!(classify(inv), ObjectKind::Invocation);
         assert_eq!(key_time(inv), crate::time::parse("2026-10-01T03:15:00Z"));
         assert_eq!(
-            classify("AWSLogs/111122223333/BedrockModelInvocationLogs/us-east-1/2026/10/01/03/data/abc.json.gz"),
+            classify(
+                "AWSLogs/111122223333/BedrockModelInvocationLogs/us-east-1/2026/10/01/03/data/abc.json.gz"
+            ),
             ObjectKind::Skipped(SkipReason::LargeBody)
         );
         assert_eq!(
-            classify("AWSLogs/111122223333/BedrockModelInvocationLogs/amazon-bedrock-logs-permission-check"),
+            classify(
+                "AWSLogs/111122223333/BedrockModelInvocationLogs/amazon-bedrock-logs-permission-check"
+            ),
             ObjectKind::Skipped(SkipReason::PermissionCheck)
         );
         assert_eq!(
@@ -154,7 +189,10 @@ mod tests {
             ObjectKind::Skipped(SkipReason::OtherService)
         );
         assert_eq!(classify("exports/events.json"), ObjectKind::Unknown);
-        assert_eq!(key_time("logs/2026/10/02/x.json"), crate::time::parse("2026-10-02T00:00:00Z"));
+        assert_eq!(
+            key_time("logs/2026/10/02/x.json"),
+            crate::time::parse("2026-10-02T00:00:00Z")
+        );
         assert_eq!(key_time("x.json"), None);
     }
 }

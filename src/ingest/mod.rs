@@ -12,7 +12,9 @@ pub use key::{ObjectKind, SkipReason, classify, key_time};
 
 /// One log object: an S3 object, or a local file laid out like one (`bucket` empty,
 /// `key` the path relative to the replayed folder).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct ObjectRef {
     pub bucket: String,
     pub key: String,
@@ -23,11 +25,23 @@ pub struct ObjectRef {
 
 impl ObjectRef {
     pub fn local(key: impl Into<String>) -> Self {
-        ObjectRef { bucket: String::new(), key: key.into(), version: String::new() }
+        ObjectRef {
+            bucket: String::new(),
+            key: key.into(),
+            version: String::new(),
+        }
     }
 
-    pub fn s3(bucket: impl Into<String>, key: impl Into<String>, version: impl Into<String>) -> Self {
-        ObjectRef { bucket: bucket.into(), key: key.into(), version: version.into() }
+    pub fn s3(
+        bucket: impl Into<String>,
+        key: impl Into<String>,
+        version: impl Into<String>,
+    ) -> Self {
+        ObjectRef {
+            bucket: bucket.into(),
+            key: key.into(),
+            version: version.into(),
+        }
     }
 
     /// A stable identity for "this object has been applied": bucket, key and version.
@@ -50,12 +64,24 @@ impl fmt::Display for ObjectRef {
 #[derive(Debug, thiserror::Error)]
 pub enum ObjectError {
     #[error("{object}: could not read the object: {source}")]
-    Read { object: ObjectRef, source: std::io::Error },
-    #[error("{object}: the gzip stream is corrupt or truncated ({source}); the object was cut short or is not gzip: check the writer, then redeliver it")]
-    Inflate { object: ObjectRef, source: std::io::Error },
-    #[error("{object}: inflates past the cap of {cap} bytes (a decompression bomb, or an unusually large log); raise --max-object-bytes if the object is genuine")]
+    Read {
+        object: ObjectRef,
+        source: std::io::Error,
+    },
+    #[error(
+        "{object}: the gzip stream is corrupt or truncated ({source}); the object was cut short or is not gzip: check the writer, then redeliver it"
+    )]
+    Inflate {
+        object: ObjectRef,
+        source: std::io::Error,
+    },
+    #[error(
+        "{object}: inflates past the cap of {cap} bytes (a decompression bomb, or an unusually large log); raise --max-object-bytes if the object is genuine"
+    )]
     TooLarge { object: ObjectRef, cap: u64 },
-    #[error("{object}: not JSON ({reason}); expected a CloudTrail {{\"Records\":[...]}} file or JSON Lines of invocation logs")]
+    #[error(
+        "{object}: not JSON ({reason}); expected a CloudTrail {{\"Records\":[...]}} file or JSON Lines of invocation logs"
+    )]
     NotJson { object: ObjectRef, reason: String },
     #[error("{object}: unexpected JSON layout: {reason}")]
     Schema { object: ObjectRef, reason: String },

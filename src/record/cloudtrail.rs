@@ -113,7 +113,9 @@ impl<'a> CtRecord<'a> {
         match self.additional_event_data {
             Some(raw) if self.event_source.as_deref() == Some("s3.amazonaws.com") => {
                 let a: Additional = serde_json::from_str(raw.get()).unwrap_or_default();
-                a.bytes_transferred_out.map(|b| b.max(0.0) as u64).unwrap_or(0)
+                a.bytes_transferred_out
+                    .map(|b| b.max(0.0) as u64)
+                    .unwrap_or(0)
             }
             _ => 0,
         }

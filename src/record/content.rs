@@ -15,7 +15,10 @@ pub struct ContentFlags {
 pub fn mask(secret: &[u8]) -> String {
     let keep = secret.len().min(4);
     let mut s: String = secret[..keep].iter().map(|&b| b as char).collect();
-    s.extend(std::iter::repeat_n('*', secret.len().saturating_sub(keep).min(16)));
+    s.extend(std::iter::repeat_n(
+        '*',
+        secret.len().saturating_sub(keep).min(16),
+    ));
     s
 }
 
@@ -47,7 +50,10 @@ fn aws_key(body: &[u8]) -> Option<&[u8]> {
 /// Finds a token that starts with `prefix` and has at least `min` token characters after it.
 fn prefixed(body: &[u8], prefix: &[u8], min: usize) -> Option<usize> {
     memmem::find_iter(body, prefix).find(|&at| {
-        let n = body[at + prefix.len()..].iter().take_while(|&&b| is_token(b)).count();
+        let n = body[at + prefix.len()..]
+            .iter()
+            .take_while(|&&b| is_token(b))
+            .count();
         n >= min && (at == 0 || !is_token(body[at - 1]))
     })
 }
@@ -58,7 +64,8 @@ pub fn scan(body: &[u8], flags: &mut ContentFlags) {
         return;
     }
     if !flags.guardrail_intervened
-        && (memmem::find(body, b"guardrail_intervened").is_some() || memmem::find(body, b"\"INTERVENED\"").is_some())
+        && (memmem::find(body, b"guardrail_intervened").is_some()
+            || memmem::find(body, b"\"INTERVENED\"").is_some())
     {
         flags.guardrail_intervened = true;
     }
@@ -67,10 +74,16 @@ pub fn scan(body: &[u8], flags: &mut ContentFlags) {
     }
     if let Some(k) = aws_key(body) {
         flags.secret = Some(("aws-access-key-id", mask(k)));
-    } else if memmem::find(body, b"-----BEGIN").is_some() && memmem::find(body, b"PRIVATE KEY-----").is_some() {
+    } else if memmem::find(body, b"-----BEGIN").is_some()
+        && memmem::find(body, b"PRIVATE KEY-----").is_some()
+    {
         flags.secret = Some(("private-key", "-----BEGIN ****".to_string()));
     } else {
-        for (kind, prefix, min) in [("github-token", &b"ghp_"[..], 30), ("slack-token", b"xoxb-", 20), ("openai-key", b"sk-", 32)] {
+        for (kind, prefix, min) in [
+            ("github-token", &b"ghp_"[..], 30),
+            ("slack-token", b"xoxb-", 20),
+            ("openai-key", b"sk-", 32),
+        ] {
             if let Some(at) = prefixed(body, prefix, min) {
                 let n = body[at..].iter().take_while(|&&b| is_token(b)).count();
                 flags.secret = Some((kind, mask(&body[at..at + n])));
@@ -88,7 +101,10 @@ mod tests {
     fn finds_and_masks_secrets() {
         let mut f = ContentFlags::default();
         scan(br#"{"text":"my key is AKIAIOSFODNN7EXAMPLE ok"}"#, &mut f);
-        assert_eq!(f.secret, Some(("aws-access-key-id", "AKIA****************".to_string())));
+        assert_eq!(
+            f.secret,
+            Some(("aws-access-key-id", "AKIA****************".to_string()))
+        );
         let mut f = ContentFlags::default();
         scan(br#"{"text":"XAKIAIOSFODNN7EXAMPLE1"}"#, &mut f);
         assert_eq!(f.secret, None);

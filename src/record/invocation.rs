@@ -59,18 +59,34 @@ pub struct Output<'a> {
 
 impl InvRecord<'_> {
     pub fn input_tokens(&self) -> u64 {
-        self.input.as_ref().and_then(|i| i.input_token_count).map(|n| n.max(0.0) as u64).unwrap_or(0)
+        self.input
+            .as_ref()
+            .and_then(|i| i.input_token_count)
+            .map(|n| n.max(0.0) as u64)
+            .unwrap_or(0)
     }
 
     pub fn output_tokens(&self) -> u64 {
-        self.output.as_ref().and_then(|o| o.output_token_count).map(|n| n.max(0.0) as u64).unwrap_or(0)
+        self.output
+            .as_ref()
+            .and_then(|o| o.output_token_count)
+            .map(|n| n.max(0.0) as u64)
+            .unwrap_or(0)
     }
 
     pub fn prompt(&self) -> &[u8] {
-        self.input.as_ref().and_then(|i| i.input_body_json).map(|r| r.get().as_bytes()).unwrap_or(b"")
+        self.input
+            .as_ref()
+            .and_then(|i| i.input_body_json)
+            .map(|r| r.get().as_bytes())
+            .unwrap_or(b"")
     }
 
     pub fn completion(&self) -> &[u8] {
-        self.output.as_ref().and_then(|o| o.output_body_json).map(|r| r.get().as_bytes()).unwrap_or(b"")
+        self.output
+            .as_ref()
+            .and_then(|o| o.output_body_json)
+            .map(|r| r.get().as_bytes())
+            .unwrap_or(b"")
     }
 }

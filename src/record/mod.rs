@@ -29,7 +29,10 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_object_bytes: 2 << 30, max_record_bytes: 8 << 20 }
+        Limits {
+            max_object_bytes: 2 << 30,
+            max_record_bytes: 8 << 20,
+        }
     }
 }
 
@@ -125,7 +128,14 @@ pub fn decode_object<R: Read>(
     out: &mut Vec<Activity>,
 ) -> Result<Decoded, ObjectError> {
     let start = out.len();
-    let mut ctx = Ctx { object, index, norm, out, stats: Decoded::default(), seen: 0 };
+    let mut ctx = Ctx {
+        object,
+        index,
+        norm,
+        out,
+        stats: Decoded::default(),
+        seen: 0,
+    };
     let result = run(&mut ctx, kind, raw, limits);
     match result {
         Ok(()) => Ok(ctx.stats),
@@ -136,36 +146,64 @@ pub fn decode_object<R: Read>(
     }
 }
 
-fn run<R: Read>(ctx: &mut Ctx<'_, '_>, kind: ObjectKind, raw: R, limits: &Limits) -> Result<(), ObjectError> {
+fn run<R: Read>(
+    ctx: &mut Ctx<'_, '_>,
+    kind: ObjectKind,
+    raw: R,
+    limits: &Limits,
+) -> Result<(), ObjectError> {
     let object = ctx.object;
     let io_err = |gzip: bool, e: std::io::Error| {
         if let Some(cap) = inflate::is_cap(&e) {
-            ObjectError::TooLarge { object: object.clone(), cap }
+            ObjectError::TooLarge {
+                object: object.clone(),
+                cap,
+            }
         } else if gzip {
-            ObjectError::Inflate { object: object.clone(), source: e }
+            ObjectError::Inflate {
+                object: object.clone(),
+                source: e,
+            }
         } else {
-            ObjectError::Read { object: object.clone(), source: e }
+            ObjectError::Read {
+                object: object.clone(),
+                source: e,
+            }
         }
     };
     let inflated = inflate::open(raw, limits.max_object_bytes).map_err(|e| io_err(false, e))?;
     let gzip = inflated.gzip;
     let mut s = Splitter::new(inflated, limits.max_record_bytes);
-    let head = s.head(512).map_err(|e| io_err(gzip, e))?.to_vec();
+    let head = s.head(4096).map_err(|e| io_err(gzip, e))?.to_vec();
     let resolved = match sniff(&head, kind) {
         Ok(k) => k,
-        Err(reason) => return Err(ObjectError::NotJson { object: object.clone(), reason }),
+        Err(reason) => {
+            return Err(ObjectError::NotJson {
+                object: object.clone(),
+                reason,
+            });
+        }
     };
     ctx.stats.kind = Some(resolved.0);
     match resolved.1 {
         Layout::Skip => {}
         Layout::Document => document(ctx, &mut s, resolved.0).map_err(|e| match e {
             DocError::Io(e) => io_err(gzip, e),
-            DocError::Schema(reason) => ObjectError::Schema { object: object.clone(), reason },
+            DocError::Schema(reason) => ObjectError::Schema {
+                object: object.clone(),
+                reason,
+            },
         })?,
         Layout::Array => {
             s.expect(b'[').map_err(|e| io_err(gzip, e))?;
             elements(ctx, &mut s, resolved.0).map_err(|e| io_err(gzip, e))?;
         }
+        Layout::Stream => loop {
+            match s.value().map_err(|e| io_err(gzip, e))? {
+                None => break,
+                Some(p) => record(ctx, p, resolved.0, true),
+            }
+        },
         Layout::Lines => loop {
             match s.line().map_err(|e| io_err(gzip, e))? {
                 None => break,
@@ -183,6 +221,7 @@ enum Layout {
     Document,
     Array,
     Lines,
+    Stream,
 }
 
 /// Decides the layout from the first bytes; content overrides an `Unknown` key.
@@ -195,22 +234,49 @@ fn sniff(head: &[u8], kind: ObjectKind) -> Result<(ObjectKind, Layout), String> 
     };
     let has = |n: &[u8]| memchr::memmem::find(head, n).is_some();
     let records_doc = first == b'{' && {
-        let rest = head[1..].iter().position(|b| !b.is_ascii_whitespace()).map(|i| &head[1 + i..]);
+        let rest = head[1..]
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .map(|i| &head[1 + i..]);
         rest.is_some_and(|r| r.starts_with(b"\"Records\""))
     };
-    if records_doc {
-        return Ok((ObjectKind::CloudTrail, Layout::Document));
-    }
     if first == b'{' && has(b"\"digestStartTime\"") {
         return Ok((ObjectKind::Skipped(SkipReason::Digest), Layout::Skip));
     }
+    if first == b'{' && has(b"s3:TestEvent") {
+        return Ok((ObjectKind::Skipped(SkipReason::TestEvent), Layout::Skip));
+    }
+    let envelope = [
+        &b"\"aws:s3\""[..],
+        b"\"aws:sqs\"",
+        b"\"aws:sns\"",
+        b"\"Type\" : \"Notification\"",
+        b"\"Type\":\"Notification\"",
+    ]
+    .iter()
+    .any(|m| has(m))
+        || (has(b"\"detail-type\"") && has(b"\"aws.s3\""));
+    if first == b'{' && envelope {
+        return Ok((ObjectKind::Skipped(SkipReason::Envelope), Layout::Skip));
+    }
+    if records_doc {
+        return Ok((ObjectKind::CloudTrail, Layout::Document));
+    }
     let resolved = match kind {
-        ObjectKind::Unknown if has(b"\"schemaType\"") || has(b"\"modelId\"") => ObjectKind::Invocation,
+        ObjectKind::Unknown if has(b"\"schemaType\"") || has(b"\"modelId\"") => {
+            ObjectKind::Invocation
+        }
         ObjectKind::Unknown => ObjectKind::CloudTrail,
         k => k,
     };
+    // JSON Lines when the first line is a whole value; else a stream of (pretty-printed) values.
+    let first_line = head.split(|&b| b == b'\n').next().unwrap_or(head);
+    let one_line = first_line.len() < head.len() || head.len() < 4096;
+    let trimmed = first_line.trim_ascii_end();
+    let lines = one_line && trimmed.len() > 1 && trimmed.ends_with(b"}");
     match first {
-        b'{' => Ok((resolved, Layout::Lines)),
+        b'{' if lines => Ok((resolved, Layout::Lines)),
+        b'{' => Ok((resolved, Layout::Stream)),
         b'[' => Ok((resolved, Layout::Array)),
         other => Err(format!("starts with {:?}", other as char)),
     }
@@ -228,16 +294,25 @@ impl From<std::io::Error> for DocError {
 }
 
 /// `{"Records":[...], ...}`: walks top-level keys, splits the array's elements.
-fn document<R: Read>(ctx: &mut Ctx<'_, '_>, s: &mut Splitter<R>, kind: ObjectKind) -> Result<(), DocError> {
+fn document<R: Read>(
+    ctx: &mut Ctx<'_, '_>,
+    s: &mut Splitter<R>,
+    kind: ObjectKind,
+) -> Result<(), DocError> {
     s.expect(b'{')?;
     let mut found = false;
     loop {
         if s.expect(b'}')? {
             break;
         }
-        let key = s.key()?.ok_or_else(|| DocError::Schema(format!("expected a key at byte {}", s.offset())))?;
+        let key = s
+            .key()?
+            .ok_or_else(|| DocError::Schema(format!("expected a key at byte {}", s.offset())))?;
         if !s.expect(b':')? {
-            return Err(DocError::Schema(format!("expected ':' after \"{key}\" at byte {}", s.offset())));
+            return Err(DocError::Schema(format!(
+                "expected ':' after \"{key}\" at byte {}",
+                s.offset()
+            )));
         }
         if key == "Records" {
             if !s.expect(b'[')? {
@@ -252,7 +327,10 @@ fn document<R: Read>(ctx: &mut Ctx<'_, '_>, s: &mut Splitter<R>, kind: ObjectKin
             if s.expect(b'}')? {
                 break;
             }
-            return Err(DocError::Schema(format!("the document is truncated or malformed at byte {}", s.offset())));
+            return Err(DocError::Schema(format!(
+                "the document is truncated or malformed at byte {}",
+                s.offset()
+            )));
         }
     }
     if !found {
@@ -262,7 +340,11 @@ fn document<R: Read>(ctx: &mut Ctx<'_, '_>, s: &mut Splitter<R>, kind: ObjectKin
 }
 
 /// Array elements up to the closing `]` (whose absence means truncation).
-fn elements<R: Read>(ctx: &mut Ctx<'_, '_>, s: &mut Splitter<R>, kind: ObjectKind) -> std::io::Result<()> {
+fn elements<R: Read>(
+    ctx: &mut Ctx<'_, '_>,
+    s: &mut Splitter<R>,
+    kind: ObjectKind,
+) -> std::io::Result<()> {
     if s.expect(b']')? {
         return Ok(());
     }
@@ -282,7 +364,10 @@ fn elements<R: Read>(ctx: &mut Ctx<'_, '_>, s: &mut Splitter<R>, kind: ObjectKin
 }
 
 fn truncated() -> std::io::Error {
-    std::io::Error::new(std::io::ErrorKind::UnexpectedEof, "the JSON ends before the Records array closes")
+    std::io::Error::new(
+        std::io::ErrorKind::UnexpectedEof,
+        "the JSON ends before the Records array closes",
+    )
 }
 
 /// One record's bytes: parse, validate, normalize, push.
@@ -293,7 +378,9 @@ fn record(ctx: &mut Ctx<'_, '_>, piece: Piece<'_>, kind: ObjectKind, mixed: bool
         Piece::Oversized(n) => ctx.bad(BadRecord::Oversized, &format!("{n} bytes")),
         Piece::Record(bytes) => match kind {
             ObjectKind::Invocation => normalize::invocation(ctx, bytes),
-            _ if mixed && memchr::memmem::find(bytes, b"\"schemaType\"").is_some() => normalize::invocation(ctx, bytes),
+            _ if mixed && memchr::memmem::find(bytes, b"\"schemaType\"").is_some() => {
+                normalize::invocation(ctx, bytes)
+            }
             _ => normalize::cloudtrail(ctx, bytes),
         },
     }

@@ -21,13 +21,23 @@ struct Wrapper<'a> {
 /// The inner event of a wrapper line, if the line is one.
 fn unwrap(bytes: &[u8]) -> Option<&[u8]> {
     let w: Wrapper = serde_json::from_slice(bytes).ok()?;
-    w.event.or(w.detail).map(|r| r.get().as_bytes()).filter(|b| b.first() == Some(&b'{'))
+    w.event
+        .or(w.detail)
+        .map(|r| r.get().as_bytes())
+        .filter(|b| b.first() == Some(&b'{'))
 }
 
 fn json_error(ctx: &mut Ctx<'_, '_>, e: &serde_json::Error) {
     // The message names line/column only: serde_json errors never quote the input.
-    let why = if e.is_data() { BadRecord::WrongSchema } else { BadRecord::NotJson };
-    ctx.bad(why, &format!("at column {}: {}", e.column(), e.classify_kind()));
+    let why = if e.is_data() {
+        BadRecord::WrongSchema
+    } else {
+        BadRecord::NotJson
+    };
+    ctx.bad(
+        why,
+        &format!("at column {}: {}", e.column(), e.classify_kind()),
+    );
 }
 
 trait Classify {
@@ -53,8 +63,12 @@ fn valid_region(r: &str) -> bool {
     first.len() == 2
         && first.bytes().all(|b| b.is_ascii_lowercase())
         && rest.len() >= 2
-        && rest.last().is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        && rest[..rest.len() - 1].iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && rest
+            .last()
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        && rest[..rest.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
 }
 
 pub(crate) fn cloudtrail(ctx: &mut Ctx<'_, '_>, bytes: &[u8]) {
@@ -72,7 +86,10 @@ pub(crate) fn cloudtrail(ctx: &mut Ctx<'_, '_>, bytes: &[u8]) {
         return cloudtrail(ctx, inner);
     }
     let (Some(name), Some(source)) = (r.event_name.as_deref(), r.event_source.as_deref()) else {
-        return ctx.bad(BadRecord::MissingField, "eventName or eventSource is missing");
+        return ctx.bad(
+            BadRecord::MissingField,
+            "eventName or eventSource is missing",
+        );
     };
     let Some(raw_time) = r.event_time.as_deref() else {
         return ctx.bad(BadRecord::MissingField, "eventTime is missing");
@@ -119,7 +136,11 @@ pub(crate) fn cloudtrail(ctx: &mut Ctx<'_, '_>, bytes: &[u8]) {
     let principal = n.intern(arn);
     let (principal_key, principal_type) = n.principal(&principal, kind);
     let (source_ip, source_host, geo) = n.source(raw_ip, vpc);
-    if source_ip.is_none() && source_host.as_deref().is_some_and(|h| crate::geo::classify(h) == crate::geo::SourceAddr::Other) {
+    if source_ip.is_none()
+        && source_host
+            .as_deref()
+            .is_some_and(|h| crate::geo::classify(h) == crate::geo::SourceAddr::Other)
+    {
         ctx.odd("source-ip");
     }
     let n = &mut *ctx.norm;
@@ -144,9 +165,17 @@ pub(crate) fn cloudtrail(ctx: &mut Ctx<'_, '_>, bytes: &[u8]) {
         input_tokens: 0,
         output_tokens: 0,
         bucket: n.intern_opt(params.bucket_name.as_deref()),
-        key: params.key.as_deref().filter(|k| !k.is_empty()).map(std::sync::Arc::from),
+        key: params
+            .key
+            .as_deref()
+            .filter(|k| !k.is_empty())
+            .map(std::sync::Arc::from),
         bytes_out: r.bytes_out(),
-        request_id: r.request_id.as_deref().or(r.event_id.as_deref()).map(std::sync::Arc::from),
+        request_id: r
+            .request_id
+            .as_deref()
+            .or(r.event_id.as_deref())
+            .map(std::sync::Arc::from),
         vpc_endpoint: vpc,
         invoked_by: n.intern_opt(invoked_by),
         guardrail_intervened: false,
@@ -167,10 +196,21 @@ pub(crate) fn invocation(ctx: &mut Ctx<'_, '_>, bytes: &[u8]) {
     {
         return invocation(ctx, inner);
     }
-    if r.schema_type.as_deref().is_some_and(|s| s != "ModelInvocationLog") {
-        return ctx.bad(BadRecord::WrongSchema, "schemaType is not ModelInvocationLog");
+    if r.schema_type
+        .as_deref()
+        .is_some_and(|s| s != "ModelInvocationLog")
+    {
+        return ctx.bad(
+            BadRecord::WrongSchema,
+            "schemaType is not ModelInvocationLog",
+        );
     }
-    let Some(arn) = r.identity.as_ref().and_then(|i| i.arn.as_deref()).filter(|a| !a.is_empty()) else {
+    let Some(arn) = r
+        .identity
+        .as_ref()
+        .and_then(|i| i.arn.as_deref())
+        .filter(|a| !a.is_empty())
+    else {
         return ctx.bad(BadRecord::MissingField, "identity.arn is missing");
     };
     let (Some(op), Some(model)) = (r.operation.as_deref(), r.model_id.as_deref()) else {
@@ -233,7 +273,12 @@ pub(crate) fn invocation(ctx: &mut Ctx<'_, '_>, bytes: &[u8]) {
 mod tests {
     #[test]
     fn regions() {
-        for r in ["us-east-1", "us-gov-west-1", "ap-southeast-5", "il-central-1"] {
+        for r in [
+            "us-east-1",
+            "us-gov-west-1",
+            "ap-southeast-5",
+            "il-central-1",
+        ] {
             assert!(super::valid_region(r), "{r}");
         }
         for r in ["moon", "US-EAST-1", "us-east", "useast1", "us--1"] {

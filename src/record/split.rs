@@ -30,7 +30,14 @@ pub struct Splitter<R> {
 
 impl<R: Read> Splitter<R> {
     pub fn new(src: R, max_record: usize) -> Self {
-        Splitter { src, buf: Vec::with_capacity(CHUNK * 2), pos: 0, eof: false, max_record, dropped: 0 }
+        Splitter {
+            src,
+            buf: Vec::with_capacity(CHUNK * 2),
+            pos: 0,
+            eof: false,
+            max_record,
+            dropped: 0,
+        }
     }
 
     /// Byte offset of the next unconsumed byte from the start of the stream.
@@ -122,7 +129,9 @@ impl<R: Read> Splitter<R> {
                     let s = self.pos;
                     self.pos = self.buf.len();
                     if discarded > 0 {
-                        return Ok(Some(Piece::Oversized(discarded + (self.buf.len() - s) as u64)));
+                        return Ok(Some(Piece::Oversized(
+                            discarded + (self.buf.len() - s) as u64,
+                        )));
                     }
                     // Truncated input: hand out what there is; the parser reports the error.
                     return Ok(Some(Piece::Record(&self.buf[s..])));
@@ -279,7 +288,10 @@ mod tests {
     #[test]
     fn splits_array_elements_with_tricky_strings() {
         let v = values(r#"[{"a":"}\"]"}, {"b":[1,{"c":2}]} ,3,"x,y"]"#, 1 << 20);
-        assert_eq!(v, vec![r#"{"a":"}\"]"}"#, r#"{"b":[1,{"c":2}]}"#, "3", r#""x,y""#]);
+        assert_eq!(
+            v,
+            vec![r#"{"a":"}\"]"}"#, r#"{"b":[1,{"c":2}]}"#, "3", r#""x,y""#]
+        );
     }
 
     #[test]

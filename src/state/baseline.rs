@@ -33,7 +33,11 @@ impl Baseline {
     }
 
     pub fn percentile(&self, p: f64) -> u64 {
-        if self.0.is_empty() { 0 } else { self.0.value_at_percentile(p) }
+        if self.0.is_empty() {
+            0
+        } else {
+            self.0.value_at_percentile(p)
+        }
     }
 
     pub fn max(&self) -> u64 {
@@ -42,14 +46,19 @@ impl Baseline {
 
     fn encode(&self) -> String {
         let mut buf = Vec::new();
-        V2Serializer::new().serialize(&self.0, &mut buf).expect("serializing to a Vec cannot fail");
+        V2Serializer::new()
+            .serialize(&self.0, &mut buf)
+            .expect("serializing to a Vec cannot fail");
         STANDARD.encode(buf)
     }
 
     fn decode(s: &str) -> Result<Self, String> {
-        let bytes = STANDARD.decode(s).map_err(|e| format!("baseline is not base64: {e}"))?;
-        let h: Histogram<u64> =
-            Deserializer::new().deserialize(&mut &bytes[..]).map_err(|e| format!("baseline histogram: {e:?}"))?;
+        let bytes = STANDARD
+            .decode(s)
+            .map_err(|e| format!("baseline is not base64: {e}"))?;
+        let h: Histogram<u64> = Deserializer::new()
+            .deserialize(&mut &bytes[..])
+            .map_err(|e| format!("baseline histogram: {e:?}"))?;
         Ok(Baseline(h))
     }
 }
@@ -81,6 +90,10 @@ mod tests {
         let back: Baseline = serde_json::from_str(&json).unwrap();
         assert_eq!(back.percentile(99.0), b.percentile(99.0));
         assert_eq!(back.len(), 2000);
-        assert!(json.len() < 2000, "serialized baseline is {} bytes", json.len());
+        assert!(
+            json.len() < 2000,
+            "serialized baseline is {} bytes",
+            json.len()
+        );
     }
 }

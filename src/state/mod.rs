@@ -89,7 +89,11 @@ impl SeenSet {
             None => {
                 self.values.insert(v.to_string(), t);
                 if self.values.len() > SEEN_CAP {
-                    let oldest = self.values.iter().min_by_key(|(k, t)| (**t, (*k).clone())).map(|(k, _)| k.clone());
+                    let oldest = self
+                        .values
+                        .iter()
+                        .min_by_key(|(k, t)| (**t, (*k).clone()))
+                        .map(|(k, _)| k.clone());
                     if let Some(k) = oldest {
                         self.values.remove(&k);
                     }
@@ -167,7 +171,11 @@ impl RateSeries {
             let w = m.div_euclid(window);
             let end = (w + 1) * window;
             let total: u64 = self.minutes.range(w * window..end).map(|(_, v)| *v).sum();
-            let keys: Vec<i64> = self.minutes.range(w * window..end).map(|(k, _)| *k).collect();
+            let keys: Vec<i64> = self
+                .minutes
+                .range(w * window..end)
+                .map(|(k, _)| *k)
+                .collect();
             for k in keys {
                 self.minutes.remove(&k);
             }
@@ -181,13 +189,20 @@ impl RateSeries {
     /// Sum over the sliding window of `window` minutes ending at `t`'s minute.
     pub fn sliding(&self, t: i64, window: i64) -> u64 {
         let m = t.div_euclid(60);
-        self.minutes.range(m - window + 1..=m).map(|(_, v)| *v).sum()
+        self.minutes
+            .range(m - window + 1..=m)
+            .map(|(_, v)| *v)
+            .sum()
     }
 
     /// Earliest minute with a count in the sliding window ending at `t`.
     pub fn sliding_start(&self, t: i64, window: i64) -> i64 {
         let m = t.div_euclid(60);
-        self.minutes.range(m - window + 1..=m).next().map(|(k, _)| k * 60).unwrap_or(t)
+        self.minutes
+            .range(m - window + 1..=m)
+            .next()
+            .map(|(k, _)| k * 60)
+            .unwrap_or(t)
     }
 
     pub fn flag(&mut self, t: i64, window: i64) {

@@ -90,26 +90,47 @@ impl MemoryStore {
     }
 
     pub fn load_file(path: &Path) -> anyhow::Result<Self> {
-        let bytes = std::fs::read(path).with_context(|| format!("could not read the state file {}", path.display()))?;
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("could not read the state file {}", path.display()))?;
         let file: StateFile = serde_json::from_slice(&bytes).with_context(|| {
             format!("{} is not a trailhound state file (written by `replay --state`); delete it to start afresh", path.display())
         })?;
-        anyhow::ensure!(file.trailhound_state == 1, "{}: unsupported state version {}", path.display(), file.trailhound_state);
-        Ok(MemoryStore { inner: Mutex::new(file.inner) })
+        anyhow::ensure!(
+            file.trailhound_state == 1,
+            "{}: unsupported state version {}",
+            path.display(),
+            file.trailhound_state
+        );
+        Ok(MemoryStore {
+            inner: Mutex::new(file.inner),
+        })
     }
 
     /// Writes the state (pruned of entities idle past the TTL) atomically: temp file + rename.
     pub fn save_file(&self, path: &Path) -> anyhow::Result<()> {
         let mut inner = self.inner.lock().expect("store lock");
-        let newest = inner.entities.values().map(|v| v.state.last_seen).max().unwrap_or(0);
-        inner.entities.retain(|_, v| newest - v.state.last_seen <= ENTITY_TTL_SECS);
-        inner.objects.retain(|_, o| newest - o.last_seen <= ENTITY_TTL_SECS || !o.pending.is_empty());
-        let file = StateFile { trailhound_state: 1, inner: std::mem::take(&mut *inner) };
+        let newest = inner
+            .entities
+            .values()
+            .map(|v| v.state.last_seen)
+            .max()
+            .unwrap_or(0);
+        inner
+            .entities
+            .retain(|_, v| newest - v.state.last_seen <= ENTITY_TTL_SECS);
+        inner
+            .objects
+            .retain(|_, o| newest - o.last_seen <= ENTITY_TTL_SECS || !o.pending.is_empty());
+        let file = StateFile {
+            trailhound_state: 1,
+            inner: std::mem::take(&mut *inner),
+        };
         let json = serde_json::to_vec(&file)?;
         *inner = file.inner;
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, json).with_context(|| format!("could not write {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("could not replace {}", path.display()))?;
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("could not replace {}", path.display()))?;
         Ok(())
     }
 
@@ -124,7 +145,12 @@ impl MemoryStore {
 
     /// A copy of one entity's state.
     pub fn get(&self, key: &str) -> Option<EntityState> {
-        self.inner.lock().expect("store lock").entities.get(key).map(|v| v.state.clone())
+        self.inner
+            .lock()
+            .expect("store lock")
+            .entities
+            .get(key)
+            .map(|v| v.state.clone())
     }
 }
 
@@ -168,7 +194,13 @@ impl Store for MemoryStore {
             e.version += 1;
             e.state = s.clone();
         }
-        inner.objects.insert(id, Applied { last_seen, pending: findings.to_vec() });
+        inner.objects.insert(
+            id,
+            Applied {
+                last_seen,
+                pending: findings.to_vec(),
+            },
+        );
         Ok(Commit::Done)
     }
 

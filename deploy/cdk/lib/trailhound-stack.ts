@@ -74,14 +74,14 @@ export class TrailhoundStack extends Stack {
       type: 'Number', default: 1024, minValue: 128, maxValue: 10240, description: 'Function memory (MB).',
     });
     const timeout = p('Timeout', {
-      type: 'Number', default: 300, allowedValues: TIMEOUTS.map(String), description: 'Function timeout (seconds).',
+      type: 'Number', default: '300', allowedValues: TIMEOUTS.map(String), description: 'Function timeout (seconds).',
     });
     const reservedConcurrency = p('ReservedConcurrency', {
       type: 'Number', default: 0, minValue: 0,
       description: 'Reserved concurrent executions for the function. 0 = unset (unreserved pool).',
     });
     const logRetentionDays = p('LogRetentionDays', {
-      type: 'Number', default: 30,
+      type: 'Number', default: '30',
       allowedValues: ['1', '3', '5', '7', '14', '30', '60', '90', '120', '150', '180', '365', '400', '545', '731', '1096', '1827', '2192', '2557', '2922', '3288', '3653'],
       description: "Retention of the function's log group.",
     });
@@ -118,7 +118,7 @@ export class TrailhoundStack extends Stack {
       description: 'Send CloudWatch alarm state changes to the findings topic.',
     });
 
-    new CfnMapping(this, 'QueueVisibility', {
+    const queueVisibility = new CfnMapping(this, 'QueueVisibility', {
       mapping: Object.fromEntries(TIMEOUTS.map((t) => [String(t), { Seconds: 6 * t }])),
     });
 
@@ -246,6 +246,8 @@ export class TrailhoundStack extends Stack {
     const cfnFn = setLogicalId(fn, 'Function') as lambda.CfnFunction;
     // Set on the L1 resource: the L2 props would also add grants to the role.
     cfnFn.deadLetterConfig = { targetArn: dlq.queueArn };
+    // The L2 adds DependsOn FunctionRole, already implied by Role: GetAtt (cfn-lint W3005).
+    cfnFn.addDeletionOverride('DependsOn');
     cfnFn.reservedConcurrentExecutions = Token.asNumber(ifCond(hasReserved, reservedConcurrency.valueAsNumber));
 
     const logGroup = new logs.CfnLogGroup(this, 'LogGroup', {
@@ -259,7 +261,7 @@ export class TrailhoundStack extends Stack {
     // ----------------------------------------------------------------------
     const triggerQueue = new sqs.CfnQueue(this, 'TriggerQueue', {
       sqsManagedSseEnabled: true,
-      visibilityTimeout: Token.asNumber(Fn.findInMap('QueueVisibility', timeout.valueAsString, 'Seconds')),
+      visibilityTimeout: Token.asNumber(queueVisibility.findInMap(timeout.valueAsString, 'Seconds')),
       messageRetentionPeriod: 345600, // 4 days
       redrivePolicy: { deadLetterTargetArn: dlq.queueArn, maxReceiveCount: 5 },
     });
@@ -340,7 +342,7 @@ export class TrailhoundStack extends Stack {
       endpoint: alertEndpoint.valueAsString,
       rawMessageDelivery: Token.asAny(ifCond(endpointIsSqs, true, false)) as unknown as boolean,
       filterPolicyScope: 'MessageAttributes',
-      filterPolicy: '{"detector":[{"exists":true}]}',
+      filterPolicy: { detector: [{ exists: true }] },
     });
     endpoint.cfnOptions.condition = hasEndpoint;
 
@@ -366,8 +368,8 @@ export class TrailhoundStack extends Stack {
       }],
     });
     rule.cfnOptions.condition = isEventBridge;
-    rule.addDependency(policy);
-    rule.addDependency(logGroup);
+    rule.addResourceDependency(policy);
+    rule.addResourceDependency(logGroup);
 
     const permission = new lambda.CfnPermission(this, 'ObjectCreatedPermission', {
       action: 'lambda:InvokeFunction', functionName: fn.functionName,
@@ -423,7 +425,7 @@ export class TrailhoundStack extends Stack {
       rawMessageDelivery: true,
     });
     sourceSub.cfnOptions.condition = useSourceTopic;
-    sourceSub.addDependency(queuePolicy);
+    sourceSub.addResourceDependency(queuePolicy);
 
     const mapping = new lambda.CfnEventSourceMapping(this, 'TriggerQueueMapping', {
       functionName: fn.functionName,
@@ -433,8 +435,8 @@ export class TrailhoundStack extends Stack {
       functionResponseTypes: ['ReportBatchItemFailures'],
     });
     mapping.cfnOptions.condition = isSqs;
-    mapping.addDependency(policy);
-    mapping.addDependency(logGroup);
+    mapping.addResourceDependency(policy);
+    mapping.addResourceDependency(logGroup);
 
     // ----------------------------------------------------------------------
     // Alarms (actions: the findings topic, if EnableAlarmActions)

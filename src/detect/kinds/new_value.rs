@@ -57,14 +57,27 @@ impl NewValue {
             "region" => Field::Region,
             "model" => Field::Model,
             "user-agent-family" => Field::UserAgentFamily,
-            f => return Err(("params.field".into(), format!("`{f}`: expected country, asn, region, model or user-agent-family"))),
+            f => {
+                return Err((
+                    "params.field".into(),
+                    format!("`{f}`: expected country, asn, region, model or user-agent-family"),
+                ));
+            }
         };
-        Ok(NewValue { spec, field, learn_after_alert: p.learn_after_alert, ignore: p.ignore_values })
+        Ok(NewValue {
+            spec,
+            field,
+            learn_after_alert: p.learn_after_alert,
+            ignore: p.ignore_values,
+        })
     }
 
     fn value(&self, a: &Activity) -> Option<String> {
         match self.field {
-            Field::Country => a.country.as_ref().map(|c| crate::geo::country_str(c).to_string()),
+            Field::Country => a
+                .country
+                .as_ref()
+                .map(|c| crate::geo::country_str(c).to_string()),
             Field::Asn => a.asn.map(|n| format!("AS{n}")),
             Field::Region => Some(a.region.to_string()).filter(|r| !r.is_empty()),
             Field::Model => a.model_id.as_deref().map(str::to_string),
@@ -102,7 +115,7 @@ impl Detector for NewValue {
             set.refresh(&value, a.time);
             return;
         }
-        if !learned || set.is_empty() || self.ignore.iter().any(|v| *v == value) {
+        if !learned || set.is_empty() || self.ignore.contains(&value) {
             set.insert(&value, a.time);
             return;
         }
@@ -110,7 +123,12 @@ impl Detector for NewValue {
         if self.learn_after_alert {
             set.insert(&value, a.time);
         }
-        let Some(open) = ctx.alerts.raise(&self.spec, ctx.principal, a, &value, a.time, 1) else { return };
+        let Some(open) = ctx
+            .alerts
+            .raise(&self.spec, ctx.principal, a, &value, a.time, 1)
+        else {
+            return;
+        };
         let f = &mut open.finding;
         let ev = &mut f.evidence;
         ev.insert("field".into(), json!(self.field_name()));
@@ -132,7 +150,15 @@ impl Detector for NewValue {
         if let Some(r) = &a.request_id {
             push_unique(ev, "sample_request_ids", r, 5);
         }
-        let known_list = ev["baseline_values"].as_array().map(|v| v.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", ")).unwrap_or_default();
+        let known_list = ev["baseline_values"]
+            .as_array()
+            .map(|v| {
+                v.iter()
+                    .filter_map(|x| x.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            })
+            .unwrap_or_default();
         let vars = [
             ("principal_name", principal_name(&f.principal_key)),
             ("field", self.field_name().to_string()),

@@ -86,7 +86,12 @@ impl RateBaseline {
             "model" => Group::Model,
             "event-name" => Group::EventName,
             "bucket" => Group::Bucket,
-            g => return Err(("params.group_by".into(), format!("`{g}`: expected none, model, event-name or bucket"))),
+            g => {
+                return Err((
+                    "params.group_by".into(),
+                    format!("`{g}`: expected none, model, event-name or bucket"),
+                ));
+            }
         };
         let measure = match p.measure.as_str() {
             "count" => Measure::Count,
@@ -94,18 +99,34 @@ impl RateBaseline {
             "input-tokens" => Measure::InputTokens,
             "output-tokens" => Measure::OutputTokens,
             "bytes-out" => Measure::BytesOut,
-            m => return Err(("params.measure".into(), format!("`{m}`: expected count, tokens, input-tokens, output-tokens or bytes-out"))),
+            m => {
+                return Err((
+                    "params.measure".into(),
+                    format!(
+                        "`{m}`: expected count, tokens, input-tokens, output-tokens or bytes-out"
+                    ),
+                ));
+            }
         };
         let window = super::duration("params.window", &p.window)?;
         if window % 60 != 0 || window > 86_400 {
-            return Err(("params.window".into(), "must be whole minutes, at most 1d".into()));
+            return Err((
+                "params.window".into(),
+                "must be whole minutes, at most 1d".into(),
+            ));
         }
         let lateness = super::duration("params.lateness", &p.lateness)?;
         if !(0.0..=100.0).contains(&p.percentile) {
-            return Err(("params.percentile".into(), format!("{} is outside 0–100", p.percentile)));
+            return Err((
+                "params.percentile".into(),
+                format!("{} is outside 0–100", p.percentile),
+            ));
         }
         if p.factor < 1.0 {
-            return Err(("params.factor".into(), format!("{} must be at least 1", p.factor)));
+            return Err((
+                "params.factor".into(),
+                format!("{} must be at least 1", p.factor),
+            ));
         }
         Ok(RateBaseline {
             spec,
@@ -156,7 +177,9 @@ impl Detector for RateBaseline {
         }
         let observed = series.sliding(a.time, self.window_min);
         let base = series.baseline.percentile(self.percentile);
-        let threshold = self.min_value.max((self.factor * base as f64).ceil() as u64);
+        let threshold = self
+            .min_value
+            .max((self.factor * base as f64).ceil() as u64);
         if observed <= threshold {
             return;
         }
@@ -169,24 +192,51 @@ impl Detector for RateBaseline {
             "max": series.baseline.max(),
             "windows": series.baseline.len(),
         });
-        let initial = if matches!(self.measure, Measure::Count) { observed } else { 1 };
-        let Some(open) = ctx.alerts.raise(&self.spec, ctx.principal, a, group, start, initial) else { return };
+        let initial = if matches!(self.measure, Measure::Count) {
+            observed
+        } else {
+            1
+        };
+        let Some(open) = ctx
+            .alerts
+            .raise(&self.spec, ctx.principal, a, group, start, initial)
+        else {
+            return;
+        };
         let f = &mut open.finding;
         let ev = &mut f.evidence;
-        let peak = ev.get("observed").and_then(|o| o.as_u64()).unwrap_or(0).max(observed);
+        let peak = ev
+            .get("observed")
+            .and_then(|o| o.as_u64())
+            .unwrap_or(0)
+            .max(observed);
         ev.insert("observed".into(), json!(peak));
-        ev.insert("measure".into(), json!(match self.measure {
-            Measure::Count => "calls",
-            Measure::Tokens => "tokens",
-            Measure::InputTokens => "input tokens",
-            Measure::OutputTokens => "output tokens",
-            Measure::BytesOut => "bytes out",
-        }));
-        ev.insert("window".into(), json!(crate::time::humanize(self.window_min * 60)));
+        ev.insert(
+            "measure".into(),
+            json!(match self.measure {
+                Measure::Count => "calls",
+                Measure::Tokens => "tokens",
+                Measure::InputTokens => "input tokens",
+                Measure::OutputTokens => "output tokens",
+                Measure::BytesOut => "bytes out",
+            }),
+        );
+        ev.insert(
+            "window".into(),
+            json!(crate::time::humanize(self.window_min * 60)),
+        );
         ev.insert("threshold".into(), json!(threshold));
         ev.insert("baseline".into(), baseline);
         if !group.is_empty() {
-            ev.insert(match self.group { Group::Bucket => "bucket", Group::EventName => "event_name", _ => "model_id" }.into(), json!(group));
+            ev.insert(
+                match self.group {
+                    Group::Bucket => "bucket",
+                    Group::EventName => "event_name",
+                    _ => "model_id",
+                }
+                .into(),
+                json!(group),
+            );
         }
         push_unique(ev, "event_names", &a.event_name, 10);
         if let Some(ip) = a.source_ip {

@@ -66,14 +66,23 @@ impl ResourceReaders {
             let loc = loc.trim_start_matches("s3://");
             match loc.split_once('/') {
                 Some((b, pre)) if !b.is_empty() => prefixes.push((b.to_string(), pre.to_string())),
-                _ => return Err(("params.prefixes".into(), format!("`{loc}` is not bucket/prefix"))),
+                _ => {
+                    return Err((
+                        "params.prefixes".into(),
+                        format!("`{loc}` is not bucket/prefix"),
+                    ));
+                }
             }
         }
         let globs = |v: &[String]| v.iter().map(|g| Glob::new(g)).collect::<Vec<_>>();
         Ok(ResourceReaders {
             buckets: p.buckets.clone(),
             prefixes,
-            name_patterns: p.name_patterns.iter().map(|s| s.to_ascii_lowercase()).collect(),
+            name_patterns: p
+                .name_patterns
+                .iter()
+                .map(|s| s.to_ascii_lowercase())
+                .collect(),
             ai_principals: globs(&p.ai_principals),
             ai_user_agents: globs(&p.ai_user_agents),
             ai_services: p.ai_services.clone(),
@@ -83,9 +92,15 @@ impl ResourceReaders {
     }
 
     fn is_ai(&self, a: &Activity) -> bool {
-        self.ai_principals.iter().any(|g| g.is_match(&a.principal_key))
-            || a.user_agent.as_deref().is_some_and(|ua| self.ai_user_agents.iter().any(|g| g.is_match(ua)))
-            || a.invoked_by.as_deref().is_some_and(|s| self.ai_services.iter().any(|x| x == s))
+        self.ai_principals
+            .iter()
+            .any(|g| g.is_match(&a.principal_key))
+            || a.user_agent
+                .as_deref()
+                .is_some_and(|ua| self.ai_user_agents.iter().any(|g| g.is_match(ua)))
+            || a.invoked_by
+                .as_deref()
+                .is_some_and(|s| self.ai_services.iter().any(|x| x == s))
     }
 
     /// Why a bucket (and key) counts as training data by configuration or name.
@@ -93,11 +108,18 @@ impl ResourceReaders {
         if self.buckets.iter().any(|b| b == bucket) {
             return Some("configured training bucket".into());
         }
-        if let Some((_, p)) = self.prefixes.iter().find(|(b, p)| b == bucket && key.unwrap_or("").starts_with(p.as_str())) {
+        if let Some((_, p)) = self
+            .prefixes
+            .iter()
+            .find(|(b, p)| b == bucket && key.unwrap_or("").starts_with(p.as_str()))
+        {
             return Some(format!("configured training prefix {p}"));
         }
         let lower = bucket.to_ascii_lowercase();
-        self.name_patterns.iter().find(|p| lower.contains(p.as_str())).map(|p| format!("bucket name contains \"{p}\""))
+        self.name_patterns
+            .iter()
+            .find(|p| lower.contains(p.as_str()))
+            .map(|p| format!("bucket name contains \"{p}\""))
     }
 }
 
@@ -113,15 +135,25 @@ impl Detector for ResourceReaders {
     }
 
     fn observe(&self, ctx: &mut Ctx<'_>, a: &Activity) {
-        let Some(bucket) = a.bucket.as_deref() else { return };
+        let Some(bucket) = a.bucket.as_deref() else {
+            return;
+        };
         let ai = self.is_ai(a);
         let state = ctx.others.entry(bucket_entity(bucket)).or_default();
         state.touch(a.time);
         if ai {
-            state.seen.entry(AI_READERS.into()).or_default().insert(&a.principal_key, a.time);
+            state
+                .seen
+                .entry(AI_READERS.into())
+                .or_default()
+                .insert(&a.principal_key, a.time);
         }
         let why = self.configured(bucket, a.key.as_deref()).or_else(|| {
-            state.seen.get(AI_READERS).and_then(|s| s.values.keys().next()).map(|p| format!("read by {}", principal_name(p)))
+            state
+                .seen
+                .get(AI_READERS)
+                .and_then(|s| s.values.keys().next())
+                .map(|p| format!("read by {}", principal_name(p)))
         });
         let learned = state.learned(a.time, ctx.learning);
         let readers = state.seen.entry(READERS.into()).or_default();
@@ -129,7 +161,11 @@ impl Detector for ResourceReaders {
             readers.refresh(&a.principal_key, a.time);
             return;
         }
-        let allowed = ai || self.allow.iter().any(|g| g.is_match(&a.principal_key) || g.is_match(&a.principal));
+        let allowed = ai
+            || self
+                .allow
+                .iter()
+                .any(|g| g.is_match(&a.principal_key) || g.is_match(&a.principal));
         if !learned || allowed || why.is_none() {
             readers.insert(&a.principal_key, a.time);
             return;
@@ -137,14 +173,22 @@ impl Detector for ResourceReaders {
         let why = why.unwrap_or_default();
         let known: Vec<String> = readers.values.keys().map(|k| principal_name(k)).collect();
         // The finding lives on the principal, deduplicated per bucket.
-        let Some(open) = ctx.alerts.raise(&self.spec, ctx.principal, a, bucket, a.time, 1) else { return };
+        let Some(open) = ctx
+            .alerts
+            .raise(&self.spec, ctx.principal, a, bucket, a.time, 1)
+        else {
+            return;
+        };
         let f = &mut open.finding;
         let ev = &mut f.evidence;
         ev.insert("bucket".into(), json!(bucket));
         ev.insert("why_training_data".into(), json!(why));
         ev.entry("usual_readers").or_insert_with(|| json!(known));
         if let Some(k) = &a.key {
-            let prefix = k.rsplit_once('/').map(|(p, _)| format!("{p}/")).unwrap_or_default();
+            let prefix = k
+                .rsplit_once('/')
+                .map(|(p, _)| format!("{p}/"))
+                .unwrap_or_default();
             push_unique(ev, "prefixes", &prefix, 10);
         }
         push_unique(ev, "event_names", &a.event_name, 10);

@@ -1,0 +1,235 @@
+//! The replay driver: local folders (or an S3 prefix) of archived logs, processed in the order
+//! of the time in their keys, with in-memory state (optionally loaded from and saved to a
+//! file); findings go to stdout, progress and a summary to stderr.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::alert::Finding;
+use crate::detect::Engine;
+use crate::geo::Geo;
+use crate::ingest::local::{self, LocalObject};
+use crate::pipeline::{Pipeline, Stats};
+use crate::record::Limits;
+use crate::state::MemoryStore;
+
+/// A usage or configuration error: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Everything a replay needs, as given on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub paths: Vec<String>,
+    pub detectors: Option<PathBuf>,
+    pub geoip: Option<PathBuf>,
+    pub state: Option<PathBuf>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub learning: i64,
+    pub limits: Limits,
+    pub progress: bool,
+}
+
+pub struct Output {
+    /// The latest version of every finding raised, ordered by first seen then id.
+    pub findings: Vec<Finding>,
+    pub stats: Stats,
+    pub elapsed: Duration,
+}
+
+/// Loads the detectors: a folder of `*.toml`, or the embedded defaults.
+pub fn load_engine(dir: Option<&Path>, learning: i64) -> anyhow::Result<Engine> {
+    let engine = match dir {
+        Some(d) => {
+            let files = crate::detect::spec::read_dir(d).map_err(|e| UsageError(e.to_string()))?;
+            Engine::from_files(&files, learning)
+        }
+        None => Engine::defaults(learning),
+    };
+    engine.map_err(|e| UsageError(format!("invalid detector files:\n{e}")).into())
+}
+
+/// Opens the geo database: `--geoip`, else `$TRAILHOUND_GEOIP`, else `geo/country.mmdb` if present.
+pub fn load_geo(path: Option<&Path>) -> anyhow::Result<Geo> {
+    let from_env = std::env::var_os("TRAILHOUND_GEOIP")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let explicit = path.map(Path::to_path_buf).or(from_env);
+    match explicit {
+        Some(p) => Geo::open(&p).map_err(|e| UsageError(format!("{e:#}")).into()),
+        None => {
+            let default = Path::new("geo/country.mmdb");
+            if default.exists() {
+                Geo::open(default)
+            } else {
+                tracing::warn!(
+                    "no geo database (geo/country.mmdb): unusual-geo will not fire; run scripts/setup.sh or pass --geoip FILE"
+                );
+                Ok(Geo::none())
+            }
+        }
+    }
+}
+
+/// Runs a replay and returns its findings and counters.
+pub async fn run(opts: &Options) -> anyhow::Result<Output> {
+    let started = Instant::now();
+    let engine = load_engine(opts.detectors.as_deref(), opts.learning)?;
+    let geo = load_geo(opts.geoip.as_deref())?;
+    let store = match &opts.state {
+        Some(p) if p.exists() => {
+            MemoryStore::load_file(p).map_err(|e| UsageError(format!("{e:#}")))?
+        }
+        _ => MemoryStore::new(),
+    };
+    let mut locals = Vec::new();
+    for p in &opts.paths {
+        if p.starts_with("s3://") {
+            return Err(UsageError(format!(
+                "{p}: replaying from S3 needs the S3 source (not built in this version)"
+            ))
+            .into());
+        }
+        locals.push(PathBuf::from(p));
+    }
+    let objects = local::list(&locals).map_err(|e| UsageError(format!("{e:#}")))?;
+    let pipeline = Pipeline {
+        engine: &engine,
+        geo: &geo,
+        limits: opts.limits,
+        since: opts.since,
+        until: opts.until,
+    };
+    let bar = progress(opts.progress, objects.len() as u64);
+    let mut stats = Stats::default();
+    let mut findings: BTreeMap<String, Finding> = BTreeMap::new();
+    for obj in &objects {
+        bar.set_message(obj.object.key.rsplit('/').next().unwrap_or("").to_string());
+        process_local(&pipeline, &store, obj, &mut stats, &mut findings).await?;
+        bar.inc(1);
+    }
+    bar.finish_and_clear();
+    if let Some(p) = &opts.state {
+        store.save_file(p)?;
+    }
+    let mut findings: Vec<Finding> = findings.into_values().collect();
+    findings.sort_by(|a, b| (&a.first_seen, &a.id).cmp(&(&b.first_seen, &b.id)));
+    stats.findings.clear();
+    for f in &findings {
+        *stats.findings.entry(f.detector.clone()).or_default() += 1;
+    }
+    Ok(Output {
+        findings,
+        stats,
+        elapsed: started.elapsed(),
+    })
+}
+
+async fn process_local(
+    pipeline: &Pipeline<'_>,
+    store: &MemoryStore,
+    obj: &LocalObject,
+    stats: &mut Stats,
+    findings: &mut BTreeMap<String, Finding>,
+) -> anyhow::Result<()> {
+    stats.bytes_in += obj.size;
+    let file = match std::fs::File::open(&obj.path) {
+        Ok(f) => f,
+        Err(source) => {
+            let e = crate::ingest::ObjectError::Read {
+                object: obj.object.clone(),
+                source,
+            };
+            tracing::error!(error = %e, "object failed");
+            stats.error(&e);
+            return Ok(());
+        }
+    };
+    let (decoded, acts) = match pipeline.decode(&obj.object, file) {
+        Ok(v) => v,
+        Err(e) => {
+            tracing::error!(error = %e, "object failed");
+            stats.error(&e);
+            return Ok(());
+        }
+    };
+    stats.decoded(&decoded);
+    let applied = pipeline.apply(store, &obj.object, &acts).await?;
+    if applied.duplicate {
+        stats.duplicates += 1;
+    }
+    let ids: Vec<String> = applied.findings.iter().map(|f| f.id.clone()).collect();
+    for f in applied.findings {
+        findings.insert(f.id.clone(), f);
+    }
+    if !ids.is_empty() {
+        use crate::state::Store;
+        store.mark_published(&obj.object, &ids).await?;
+    }
+    Ok(())
+}
+
+fn progress(enabled: bool, total: u64) -> indicatif::ProgressBar {
+    if !enabled {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} objects {binary_bytes_per_sec} {msg}")
+            .expect("valid template"),
+    );
+    bar
+}
+
+/// The closing summary, for stderr.
+pub fn summary(out: &Output) -> String {
+    let s = &out.stats;
+    let list = |m: &BTreeMap<&'static str, u64>| {
+        if m.is_empty() {
+            "none".to_string()
+        } else {
+            m.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let findings = if s.findings.is_empty() {
+        "none".to_string()
+    } else {
+        s.findings
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let secs = out.elapsed.as_secs_f64().max(1e-6);
+    let mb = s.bytes_in as f64 / 1e6;
+    let mbi = s.bytes_inflated as f64 / 1e6;
+    format!(
+        "objects read {} ({}); skipped {} ({}); failed {} ({}); records {}; bad records {} ({}); odd values tolerated: {}; findings {} ({})\n{:.1} MB read ({:.1} MB inflated) in {:.2}s: {:.1} MB/s ({:.1} MB/s inflated)",
+        s.objects_read(),
+        list(&s.objects),
+        s.skipped.values().sum::<u64>(),
+        list(&s.skipped),
+        s.errors.values().sum::<u64>(),
+        list(&s.errors),
+        s.records,
+        s.bad_total(),
+        list(&s.bad_records),
+        list(&s.odd_values),
+        out.findings.len(),
+        findings,
+        mb,
+        mbi,
+        secs,
+        mb / secs,
+        mbi / secs,
+    )
+}
