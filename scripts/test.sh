@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# The whole test suite: formatting, lints, unit and integration tests (moto started by the
+# harness), then the deploy checks (cfn-lint, sam validate/build, cdk synth + assertions).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+step() { echo; echo "==> $*"; date +%s > /tmp/.th_step; }
+took() { echo "    ($(( $(date +%s) - $(cat /tmp/.th_step) ))s)"; }
+
+step "setup"; bash scripts/setup.sh; took
+step "cargo fmt --check"; cargo fmt --all -- --check; took
+step "cargo clippy"; cargo clippy --all-targets -- -D warnings; took
+if cargo nextest --version >/dev/null 2>&1; then
+  step "cargo nextest run"; cargo nextest run --no-fail-fast; took
+else
+  step "cargo test"; cargo test --no-fail-fast; took
+fi
+if [ -f deploy/test.sh ]; then
+  step "deploy setup"; bash deploy/setup.sh; took
+  step "deploy checks"; bash deploy/test.sh; took
+fi
+echo; echo "all checks passed"
