@@ -263,7 +263,7 @@ fn sniff(head: &[u8], kind: ObjectKind) -> Result<(ObjectKind, Layout), String> 
         return Ok((ObjectKind::CloudTrail, Layout::Document));
     }
     let resolved = match kind {
-        ObjectKind::Unknown if has(b"\"schemaType\"") || has(b"\"modelId\"") => {
+        ObjectKind::Unknown if has(b"\"schemaType\"") && !has(b"\"eventSource\"") => {
             ObjectKind::Invocation
         }
         ObjectKind::Unknown => ObjectKind::CloudTrail,
@@ -376,12 +376,17 @@ fn record(ctx: &mut Ctx<'_, '_>, piece: Piece<'_>, kind: ObjectKind, mixed: bool
     ctx.seen += 1;
     match piece {
         Piece::Oversized(n) => ctx.bad(BadRecord::Oversized, &format!("{n} bytes")),
-        Piece::Record(bytes) => match kind {
-            ObjectKind::Invocation => normalize::invocation(ctx, bytes),
-            _ if mixed && memchr::memmem::find(bytes, b"\"schemaType\"").is_some() => {
+        Piece::Record(bytes) => {
+            let invocation = if mixed {
+                memchr::memmem::find(bytes, b"\"schemaType\"").is_some()
+            } else {
+                kind == ObjectKind::Invocation
+            };
+            if invocation {
                 normalize::invocation(ctx, bytes)
+            } else {
+                normalize::cloudtrail(ctx, bytes)
             }
-            _ => normalize::cloudtrail(ctx, bytes),
-        },
+        }
     }
 }
