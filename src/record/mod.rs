@@ -259,7 +259,8 @@ fn sniff(head: &[u8], kind: ObjectKind) -> Result<(ObjectKind, Layout), String> 
     if first == b'{' && envelope {
         return Ok((ObjectKind::Skipped(SkipReason::Envelope), Layout::Skip));
     }
-    if records_doc {
+    // A key in the CloudTrail layout promises the `{"Records":[...]}` document.
+    if records_doc || (kind == ObjectKind::CloudTrail && first == b'{') {
         return Ok((ObjectKind::CloudTrail, Layout::Document));
     }
     let resolved = match kind {
