@@ -9,15 +9,16 @@ pub mod cli;
 pub mod detect;
 pub mod geo;
 pub mod ingest;
+pub mod lambda;
 pub mod pipeline;
 pub mod record;
 pub mod replay;
 pub mod samples;
+pub mod sink;
 pub mod state;
 pub mod time;
 
-/// Runs the Lambda driver (filled in by the Lambda module).
+/// Runs the Lambda driver (see [`lambda`]); returns the process exit code.
 pub fn lambda_main() -> i32 {
-    eprintln!("the Lambda driver is not built yet");
-    1
+    lambda::main()
 }

@@ -1,1 +1,7 @@
-fn main() {}
+//! The Lambda entry point (`provided.al2023`): the same crate as `trailhound`, always in
+//! Lambda mode. `trailhound lambda` (or any `trailhound` run with `AWS_LAMBDA_RUNTIME_API`
+//! set) does the same.
+
+fn main() {
+    std::process::exit(trailhound::lambda_main());
+}

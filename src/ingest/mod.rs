@@ -5,6 +5,7 @@ pub mod envelope;
 pub mod inflate;
 pub mod key;
 pub mod local;
+pub mod s3;
 
 use std::fmt;
 
