@@ -10,6 +10,7 @@ use crate::alert::Finding;
 use crate::detect::Engine;
 use crate::geo::Geo;
 use crate::ingest::local::{self, LocalObject};
+use crate::ingest::s3;
 use crate::pipeline::{Pipeline, Stats};
 use crate::record::Limits;
 use crate::state::MemoryStore;
@@ -77,25 +78,35 @@ pub fn load_geo(path: Option<&Path>) -> anyhow::Result<Geo> {
 /// Runs a replay and returns its findings and counters.
 pub async fn run(opts: &Options) -> anyhow::Result<Output> {
     let started = Instant::now();
-    let engine = load_engine(opts.detectors.as_deref(), opts.learning)?;
-    let geo = load_geo(opts.geoip.as_deref())?;
+    let engine = std::sync::Arc::new(load_engine(opts.detectors.as_deref(), opts.learning)?);
+    let geo = std::sync::Arc::new(load_geo(opts.geoip.as_deref())?);
     let store = match &opts.state {
         Some(p) if p.exists() => {
             MemoryStore::load_file(p).map_err(|e| UsageError(format!("{e:#}")))?
         }
         _ => MemoryStore::new(),
     };
-    let mut locals = Vec::new();
-    for p in &opts.paths {
-        if p.starts_with("s3://") {
-            return Err(UsageError(format!(
-                "{p}: replaying from S3 needs the S3 source (not built in this version)"
-            ))
-            .into());
-        }
-        locals.push(PathBuf::from(p));
+    let (remote, locals): (Vec<&String>, Vec<&String>) =
+        opts.paths.iter().partition(|p| p.starts_with("s3://"));
+    if !remote.is_empty() && !locals.is_empty() {
+        return Err(UsageError(
+            "replay either S3 prefixes or local paths, not both in one run".into(),
+        )
+        .into());
     }
+    let locals: Vec<PathBuf> = locals.into_iter().map(PathBuf::from).collect();
     let objects = local::list(&locals).map_err(|e| UsageError(format!("{e:#}")))?;
+    let (s3_client, listed) = if remote.is_empty() {
+        (None, Vec::new())
+    } else {
+        let client = s3::client(&s3::aws_config().await);
+        let mut listed = Vec::new();
+        for url in &remote {
+            listed.extend(s3::list(&client, url).await?);
+        }
+        s3::sort(&mut listed);
+        (Some(client), listed)
+    };
     let pipeline = Pipeline {
         engine: &engine,
         geo: &geo,
@@ -103,13 +114,28 @@ pub async fn run(opts: &Options) -> anyhow::Result<Output> {
         since: opts.since,
         until: opts.until,
     };
-    let bar = progress(opts.progress, objects.len() as u64);
+    let bar = progress(opts.progress, (objects.len() + listed.len()) as u64);
     let mut stats = Stats::default();
     let mut findings: BTreeMap<String, Finding> = BTreeMap::new();
     for obj in &objects {
         bar.set_message(obj.object.key.rsplit('/').next().unwrap_or("").to_string());
         process_local(&pipeline, &store, obj, &mut stats, &mut findings).await?;
         bar.inc(1);
+    }
+    if let Some(client) = &s3_client {
+        let decoder = s3::Decoder {
+            engine: engine.clone(),
+            geo: geo.clone(),
+            limits: opts.limits,
+            since: opts.since,
+            until: opts.until,
+        };
+        for obj in &listed {
+            let key = &obj.target.object.key;
+            bar.set_message(key.rsplit('/').next().unwrap_or("").to_string());
+            process_s3(client, &decoder, &store, obj, &mut stats, &mut findings).await?;
+            bar.inc(1);
+        }
     }
     bar.finish_and_clear();
     if let Some(p) = &opts.state {
@@ -168,6 +194,44 @@ async fn process_local(
     if !ids.is_empty() {
         use crate::state::Store;
         store.mark_published(&obj.object, &ids).await?;
+    }
+    Ok(())
+}
+
+/// One object of an `s3://` replay: streamed from S3, otherwise as a local file.
+async fn process_s3(
+    client: &aws_sdk_s3::Client,
+    decoder: &s3::Decoder,
+    store: &MemoryStore,
+    obj: &s3::Listed,
+    stats: &mut Stats,
+    findings: &mut BTreeMap<String, Finding>,
+) -> anyhow::Result<()> {
+    let fetched = match s3::fetch_decode(client, decoder, &obj.target).await {
+        Ok(f) => f,
+        Err(e) => {
+            tracing::error!(error = %e, "object failed");
+            stats.error(&e);
+            return Ok(());
+        }
+    };
+    stats.bytes_in += fetched.bytes_in;
+    stats.decoded(&fetched.decoded);
+    let object = &obj.target.object;
+    let applied = decoder
+        .pipeline()
+        .apply(store, object, &fetched.activities)
+        .await?;
+    if applied.duplicate {
+        stats.duplicates += 1;
+    }
+    let ids: Vec<String> = applied.findings.iter().map(|f| f.id.clone()).collect();
+    for f in applied.findings {
+        findings.insert(f.id.clone(), f);
+    }
+    if !ids.is_empty() {
+        use crate::state::Store;
+        store.mark_published(object, &ids).await?;
     }
     Ok(())
 }
