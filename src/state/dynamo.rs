@@ -61,6 +61,8 @@ pub struct Counters {
     pub items_read: AtomicU64,
     pub write_calls: AtomicU64,
     pub items_written: AtomicU64,
+    /// `TransactWriteItems` calls (commits attempted), a subset of `write_calls`.
+    pub commits: AtomicU64,
     pub conflicts: AtomicU64,
 }
 
@@ -70,6 +72,7 @@ pub struct CountersSnapshot {
     pub items_read: u64,
     pub write_calls: u64,
     pub items_written: u64,
+    pub commits: u64,
     pub conflicts: u64,
 }
 
@@ -80,6 +83,7 @@ impl Counters {
             items_read: self.items_read.load(Ordering::Relaxed),
             write_calls: self.write_calls.load(Ordering::Relaxed),
             items_written: self.items_written.load(Ordering::Relaxed),
+            commits: self.commits.load(Ordering::Relaxed),
             conflicts: self.conflicts.load(Ordering::Relaxed),
         }
     }
@@ -543,6 +547,7 @@ impl Store for DynamoStore {
             .collect();
         let n_items = items.len();
         self.counters.add(&self.counters.write_calls, 1);
+        self.counters.add(&self.counters.commits, 1);
         let r = self
             .client
             .transact_write_items()
