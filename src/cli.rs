@@ -30,6 +30,9 @@ pub enum Command {
         /// Output folder (created if missing).
         #[arg(long, default_value = "samples")]
         out: PathBuf,
+        /// Leave out the three attacks (the benign traffic alone).
+        #[arg(long)]
+        benign: bool,
     },
     /// Run as the AWS Lambda function (also chosen when AWS_LAMBDA_RUNTIME_API is set).
     Lambda,
@@ -255,8 +258,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        Command::Samples { out } => {
-            let s = crate::samples::generate(&out)?;
+        Command::Samples { out, benign } => {
+            let s = if benign {
+                crate::samples::generate_benign(&out)?
+            } else {
+                crate::samples::generate(&out)?
+            };
             eprintln!(
                 "wrote {} objects ({} records, {} bytes) to {}",
                 s.objects,

@@ -27,10 +27,12 @@ pub enum SkipReason {
     TestEvent,
     /// An S3/SQS/SNS/EventBridge notification saved as an object: a pointer to logs, not logs.
     Envelope,
+    /// trailhound's own findings (`replay --format jsonl` output) saved next to the logs.
+    Findings,
 }
 
 impl SkipReason {
-    pub const ALL: [SkipReason; 8] = [
+    pub const ALL: [SkipReason; 9] = [
         SkipReason::Digest,
         SkipReason::Insight,
         SkipReason::LargeBody,
@@ -39,6 +41,7 @@ impl SkipReason {
         SkipReason::OtherService,
         SkipReason::TestEvent,
         SkipReason::Envelope,
+        SkipReason::Findings,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -51,6 +54,7 @@ impl SkipReason {
             SkipReason::OtherService => "other-service",
             SkipReason::TestEvent => "s3-test-event",
             SkipReason::Envelope => "event-envelope",
+            SkipReason::Findings => "trailhound-findings",
         }
     }
 }

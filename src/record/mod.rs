@@ -243,6 +243,9 @@ fn sniff(head: &[u8], kind: ObjectKind) -> Result<(ObjectKind, Layout), String> 
     if first == b'{' && has(b"\"digestStartTime\"") {
         return Ok((ObjectKind::Skipped(SkipReason::Digest), Layout::Skip));
     }
+    if first == b'{' && head.starts_with(b"{\"schema_version\":") && has(b"\"detector\"") {
+        return Ok((ObjectKind::Skipped(SkipReason::Findings), Layout::Skip));
+    }
     if first == b'{' && has(b"s3:TestEvent") {
         return Ok((ObjectKind::Skipped(SkipReason::TestEvent), Layout::Skip));
     }

@@ -118,35 +118,31 @@ impl<R: Read> Splitter<R> {
         let mut i = self.pos;
         let mut discarded = 0u64;
         loop {
-            if i >= self.buf.len() {
-                if i - self.pos > self.max_record {
-                    // Too big to keep: drop what was scanned, keep scanning for its end.
-                    discarded += (i - self.pos) as u64;
-                    self.pos = i;
-                }
-                let scanned = i - self.pos;
-                if !self.fill()? {
-                    let s = self.pos;
-                    self.pos = self.buf.len();
-                    if discarded > 0 {
-                        return Ok(Some(Piece::Oversized(
-                            discarded + (self.buf.len() - s) as u64,
-                        )));
-                    }
-                    // Truncated input: hand out what there is; the parser reports the error.
-                    return Ok(Some(Piece::Record(&self.buf[s..])));
-                }
-                i = self.pos + scanned;
-                continue;
-            }
-            match scan.step(self.buf[i]) {
-                Step::More => i += 1,
-                Step::EndsAfter => {
-                    i += 1;
+            match scan.run(&self.buf, i) {
+                Ok(end) => {
+                    i = end;
                     break;
                 }
-                Step::EndsBefore => break,
+                Err(scanned_to) => i = scanned_to,
             }
+            if i - self.pos > self.max_record {
+                // Too big to keep: drop what was scanned, keep scanning for its end.
+                discarded += (i - self.pos) as u64;
+                self.pos = i;
+            }
+            let scanned = i - self.pos;
+            if !self.fill()? {
+                let s = self.pos;
+                self.pos = self.buf.len();
+                if discarded > 0 {
+                    return Ok(Some(Piece::Oversized(
+                        discarded + (self.buf.len() - s) as u64,
+                    )));
+                }
+                // Truncated input: hand out what there is; the parser reports the error.
+                return Ok(Some(Piece::Record(&self.buf[s..])));
+            }
+            i = self.pos + scanned;
         }
         let s = self.pos;
         self.pos = i;
@@ -213,14 +209,6 @@ impl<R: Read> Splitter<R> {
     }
 }
 
-enum Step {
-    More,
-    /// The value ends with this byte.
-    EndsAfter,
-    /// The value ended just before this byte (a scalar followed by `,`, `]`, `}` or space).
-    EndsBefore,
-}
-
 #[derive(Default)]
 struct Scan {
     depth: usize,
@@ -229,38 +217,53 @@ struct Scan {
 }
 
 impl Scan {
+    /// Scans `buf[i..]`: `Ok(end)` when the value ends (exclusive), `Err(len)` when it needs
+    /// more input. Inside strings it jumps with memchr to the next quote or backslash.
     #[inline]
-    fn step(&mut self, c: u8) -> Step {
-        if self.in_str {
+    fn run(&mut self, buf: &[u8], mut i: usize) -> Result<usize, usize> {
+        while i < buf.len() {
             if self.esc {
                 self.esc = false;
-            } else if c == b'\\' {
-                self.esc = true;
-            } else if c == b'"' {
-                self.in_str = false;
-                if self.depth == 0 {
-                    return Step::EndsAfter;
+                i += 1;
+                continue;
+            }
+            if self.in_str {
+                match memchr::memchr2(b'"', b'\\', &buf[i..]) {
+                    None => return Err(buf.len()),
+                    Some(off) => {
+                        let j = i + off;
+                        i = j + 1;
+                        if buf[j] == b'\\' {
+                            self.esc = true;
+                        } else {
+                            self.in_str = false;
+                            if self.depth == 0 {
+                                return Ok(i);
+                            }
+                        }
+                        continue;
+                    }
                 }
             }
-            return Step::More;
-        }
-        match c {
-            b'"' => self.in_str = true,
-            b'{' | b'[' => self.depth += 1,
-            b'}' | b']' => {
-                if self.depth == 0 {
-                    return Step::EndsBefore;
+            match buf[i] {
+                b'"' => self.in_str = true,
+                b'{' | b'[' => self.depth += 1,
+                b'}' | b']' => {
+                    if self.depth == 0 {
+                        return Ok(i); // a scalar ended at its container's close
+                    }
+                    self.depth -= 1;
+                    if self.depth == 0 {
+                        return Ok(i + 1);
+                    }
                 }
-                self.depth -= 1;
-                if self.depth == 0 {
-                    return Step::EndsAfter;
-                }
+                b',' if self.depth == 0 => return Ok(i),
+                c if self.depth == 0 && c.is_ascii_whitespace() => return Ok(i),
+                _ => {}
             }
-            b',' if self.depth == 0 => return Step::EndsBefore,
-            c if self.depth == 0 && c.is_ascii_whitespace() => return Step::EndsBefore,
-            _ => {}
+            i += 1;
         }
-        Step::More
+        Err(i)
     }
 }
 
@@ -292,6 +295,37 @@ mod tests {
             v,
             vec![r#"{"a":"}\"]"}"#, r#"{"b":[1,{"c":2}]}"#, "3", r#""x,y""#]
         );
+    }
+
+    /// Hands out one byte per read: every chunk boundary falls everywhere once.
+    struct OneByte<'a>(&'a [u8]);
+
+    impl std::io::Read for OneByte<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            match self.0.split_first() {
+                Some((b, rest)) if !buf.is_empty() => {
+                    buf[0] = *b;
+                    self.0 = rest;
+                    Ok(1)
+                }
+                _ => Ok(0),
+            }
+        }
+    }
+
+    #[test]
+    fn boundaries_inside_escapes_and_strings() {
+        let input = r#"[{"a":"q\"}\\","b":[1,2]},  "s\"x" , 12 ]"#;
+        let mut s = Splitter::new(OneByte(input.as_bytes()), 1 << 20);
+        assert!(s.expect(b'[').unwrap());
+        let mut out = Vec::new();
+        while let Some(Piece::Record(b)) = s.value().unwrap() {
+            out.push(String::from_utf8(b.to_vec()).unwrap());
+            if !s.expect(b',').unwrap() {
+                break;
+            }
+        }
+        assert_eq!(out, vec![r#"{"a":"q\"}\\","b":[1,2]}"#, r#""s\"x""#, "12"]);
     }
 
     #[test]

@@ -80,8 +80,8 @@ pub struct MemoryStore {
 #[derive(Serialize, Deserialize)]
 struct StateFile {
     trailhound_state: u32,
-    #[serde(flatten)]
-    inner: Inner,
+    // Not `#[serde(flatten)]`: flattening buffers the content and loses integer map keys.
+    state: Inner,
 }
 
 impl MemoryStore {
@@ -102,7 +102,7 @@ impl MemoryStore {
             file.trailhound_state
         );
         Ok(MemoryStore {
-            inner: Mutex::new(file.inner),
+            inner: Mutex::new(file.state),
         })
     }
 
@@ -123,10 +123,10 @@ impl MemoryStore {
             .retain(|_, o| newest - o.last_seen <= ENTITY_TTL_SECS || !o.pending.is_empty());
         let file = StateFile {
             trailhound_state: 1,
-            inner: std::mem::take(&mut *inner),
+            state: std::mem::take(&mut *inner),
         };
         let json = serde_json::to_vec(&file)?;
-        *inner = file.inner;
+        *inner = file.state;
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, json).with_context(|| format!("could not write {}", tmp.display()))?;
         std::fs::rename(&tmp, path)

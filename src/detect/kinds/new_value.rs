@@ -113,13 +113,26 @@ impl Detector for NewValue {
         let set = ctx.principal.seen.entry(self.spec.id.clone()).or_default();
         if set.contains(&value) {
             set.refresh(&value, a.time);
-            return;
-        }
-        if !learned || set.is_empty() || self.ignore.contains(&value) {
+            // A value reported and learned still updates its finding while in cooldown.
+            let slot = format!("{}/{}", self.spec.id, value);
+            let open = ctx
+                .principal
+                .open
+                .get(&slot)
+                .is_some_and(|o| a.time - o.last <= o.cooldown);
+            if !open {
+                return;
+            }
+        } else if !learned || set.is_empty() || self.ignore.contains(&value) {
             set.insert(&value, a.time);
             return;
         }
-        let known: Vec<String> = set.values.keys().cloned().collect();
+        let known: Vec<String> = set
+            .values
+            .keys()
+            .filter(|k| **k != value)
+            .cloned()
+            .collect();
         if self.learn_after_alert {
             set.insert(&value, a.time);
         }
