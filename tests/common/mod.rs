@@ -16,7 +16,10 @@ pub fn fixtures() -> PathBuf {
 
 pub fn geoip() -> PathBuf {
     let p = repo().join("geo/country.mmdb");
-    assert!(p.exists(), "geo/country.mmdb is missing: run scripts/setup.sh");
+    assert!(
+        p.exists(),
+        "geo/country.mmdb is missing: run scripts/setup.sh"
+    );
     p
 }
 
@@ -30,19 +33,31 @@ pub fn options(paths: &[&Path]) -> Options {
 }
 
 pub fn run(opts: &Options) -> Output {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(replay::run(opts)).expect("replay runs")
 }
 
 /// Validates every finding against the contract schema.
 pub fn assert_schema(findings: &[Finding]) {
-    let schema: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(fixtures().join("finding.schema.json")).unwrap()).unwrap();
+    let schema: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(fixtures().join("finding.schema.json")).unwrap(),
+    )
+    .unwrap();
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");
     for f in findings {
         let v = serde_json::to_value(f).unwrap();
-        let errors: Vec<String> = validator.iter_errors(&v).map(|e| format!("{} at {}", e, e.instance_path)).collect();
-        assert!(errors.is_empty(), "finding {} violates the schema: {errors:?}", f.id);
+        let errors: Vec<String> = validator
+            .iter_errors(&v)
+            .map(|e| format!("{} at {}", e, e.instance_path))
+            .collect();
+        assert!(
+            errors.is_empty(),
+            "finding {} violates the schema: {errors:?}",
+            f.id
+        );
     }
 }
 
@@ -60,7 +75,10 @@ pub fn read_jsonl(path: &Path) -> Vec<Finding> {
 pub fn gz(path: &Path, data: &[u8]) {
     use std::io::Write;
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-    let mut e = flate2::write::GzEncoder::new(std::fs::File::create(path).unwrap(), flate2::Compression::fast());
+    let mut e = flate2::write::GzEncoder::new(
+        std::fs::File::create(path).unwrap(),
+        flate2::Compression::fast(),
+    );
     e.write_all(data).unwrap();
     e.finish().unwrap();
 }
