@@ -5,7 +5,8 @@
 //   - the arm64 bootstrap from `cargo lambda build --release --arm64 --bin bootstrap`
 //     at <repo>/target/lambda/bootstrap/ (override: -c bootstrapDir=/path)
 //   - the geo database <repo>/geo/country.mmdb (installed by the repo's geo setup),
-//     staged here as build/geo-layer/geo/ and shipped as a layer (/opt/geo/country.mmdb)
+//     (every geo/*.mmdb) staged here as build/geo-layer/geo/ and shipped as a layer
+//     (/opt/geo/country.mmdb)
 //   - optional -c stackName=Name (default Trailhound)
 // Everything else is a CloudFormation parameter: see deploy/README.md.
 import * as fs from 'node:fs';
@@ -27,11 +28,14 @@ const geoDir = path.join(root, 'geo');
 if (!fs.existsSync(path.join(geoDir, 'country.mmdb'))) {
   throw new Error(`${geoDir}/country.mmdb not found: run the repository's geo setup first`);
 }
-// Build step: the layer's content is the geo/ folder itself, so that it lands at /opt/geo/.
+// Build step (as deploy/sam/geo-layer/Makefile): the layer holds geo/*.mmdb, so
+// that the databases land in /opt/geo/.
 const geoLayerDir = path.join(cdkDir, 'build', 'geo-layer');
 fs.rmSync(geoLayerDir, { recursive: true, force: true });
-fs.mkdirSync(geoLayerDir, { recursive: true });
-fs.cpSync(geoDir, path.join(geoLayerDir, 'geo'), { recursive: true });
+fs.mkdirSync(path.join(geoLayerDir, 'geo'), { recursive: true });
+for (const f of fs.readdirSync(geoDir).filter((n) => n.endsWith('.mmdb'))) {
+  fs.copyFileSync(path.join(geoDir, f), path.join(geoLayerDir, 'geo', f));
+}
 
 new TrailhoundStack(app, app.node.tryGetContext('stackName') ?? 'Trailhound', {
   description: 'trailhound - threat detection for AI workloads (log archive account)',

@@ -159,6 +159,7 @@ export class TrailhoundStack extends Stack {
     setLogicalId(role, 'FunctionRole');
 
     const geo = new lambda.LayerVersion(this, 'GeoDatabase', {
+      layerVersionName: `${Aws.STACK_NAME}-geo`,
       description: `trailhound geo database (geo/country.mmdb -> ${GEOIP_PATH})`,
       code: lambda.Code.fromAsset(props.geoLayerDir),
       compatibleArchitectures: [lambda.Architecture.ARM_64],
@@ -246,8 +247,6 @@ export class TrailhoundStack extends Stack {
     const cfnFn = setLogicalId(fn, 'Function') as lambda.CfnFunction;
     // Set on the L1 resource: the L2 props would also add grants to the role.
     cfnFn.deadLetterConfig = { targetArn: dlq.queueArn };
-    // The L2 adds DependsOn FunctionRole, already implied by Role: GetAtt (cfn-lint W3005).
-    cfnFn.addDeletionOverride('DependsOn');
     cfnFn.reservedConcurrentExecutions = Token.asNumber(ifCond(hasReserved, reservedConcurrency.valueAsNumber));
 
     const logGroup = new logs.CfnLogGroup(this, 'LogGroup', {
@@ -268,8 +267,10 @@ export class TrailhoundStack extends Stack {
     triggerQueue.cfnOptions.condition = isSqs;
 
     // ----------------------------------------------------------------------
-    // IAM: one policy on a role without inline policies, so that the key policy
-    // can name the role while this policy names the key (no dependency cycle).
+    // IAM: two policies on a role without inline policies, so that the key policy
+    // can name the role while this policy names the key, and the function can wait
+    // for FunctionPolicy while FunctionLogsPolicy names the log group named after
+    // the function (no dependency cycle).
     // ----------------------------------------------------------------------
     const detectorsPath = Fn.select(1, Fn.split('s3://', detectorsLocation.valueAsString));
     const policy = new iam.CfnPolicy(this, 'FunctionPolicy', {
@@ -278,8 +279,10 @@ export class TrailhoundStack extends Stack {
       policyDocument: {
         Version: '2012-10-17',
         Statement: [
+          // GetObjectVersion: the function fetches the exact version named by the
+          // event (versioned buckets).
           {
-            Sid: 'ReadLogObjects', Effect: 'Allow', Action: 's3:GetObject',
+            Sid: 'ReadLogObjects', Effect: 'Allow', Action: ['s3:GetObject', 's3:GetObjectVersion'],
             Resource: slots.map((s) => ifCond(s.cond,
               Fn.sub('arn:${AWS::Partition}:s3:::${LogBucketName}/${P}*', { P: s.value }))),
           },
@@ -315,7 +318,22 @@ export class TrailhoundStack extends Stack {
             Action: ['sqs:ReceiveMessage', 'sqs:DeleteMessage', 'sqs:GetQueueAttributes'],
             Resource: triggerQueue.attrArn,
           }),
-          // Own log group only; its ARN ends in ":*" (its log streams).
+        ],
+      },
+    });
+    // Lambda checks at creation that the role may send to the dead-letter queue, so
+    // the function waits for FunctionPolicy. (This also replaces the L2's DependsOn
+    // FunctionRole, already implied by Role: GetAtt - cfn-lint W3005.)
+    cfnFn.addOverride('DependsOn', [policy.logicalId]);
+
+    const logsPolicy = new iam.CfnPolicy(this, 'FunctionLogsPolicy', {
+      policyName: 'trailhound-function-logs',
+      roles: [role.roleName],
+      policyDocument: {
+        Version: '2012-10-17',
+        Statement: [
+          // Own log group only; its ARN ends in ":*" (its log streams). No
+          // logs:CreateLogGroup: the stack creates the group.
           {
             Sid: 'OwnLogs', Effect: 'Allow', Action: ['logs:CreateLogStream', 'logs:PutLogEvents'],
             Resource: logGroup.attrArn,
@@ -368,7 +386,7 @@ export class TrailhoundStack extends Stack {
       }],
     });
     rule.cfnOptions.condition = isEventBridge;
-    rule.addResourceDependency(policy);
+    rule.addResourceDependency(logsPolicy);
     rule.addResourceDependency(logGroup);
 
     const permission = new lambda.CfnPermission(this, 'ObjectCreatedPermission', {
@@ -435,7 +453,7 @@ export class TrailhoundStack extends Stack {
       functionResponseTypes: ['ReportBatchItemFailures'],
     });
     mapping.cfnOptions.condition = isSqs;
-    mapping.addResourceDependency(policy);
+    mapping.addResourceDependency(logsPolicy);
     mapping.addResourceDependency(logGroup);
 
     // ----------------------------------------------------------------------

@@ -67,6 +67,14 @@ test('geo database layer for arm64 / provided.al2023', () => {
   });
 });
 
+test('ordering: the function waits for its policy (DLQ check); triggers wait for logs', () => {
+  const json = template.toJSON().Resources;
+  assert.deepEqual(json.Function.DependsOn, ['FunctionPolicy']);
+  for (const id of ['ObjectCreatedRule', 'TriggerQueueMapping']) {
+    assert.deepEqual([...json[id].DependsOn].sort(), ['FunctionLogsPolicy', 'LogGroup'], id);
+  }
+});
+
 test('log group /aws/lambda/<function> with retention parameter (default 30)', () => {
   template.hasResourceProperties('AWS::Logs::LogGroup', {
     LogGroupName: { 'Fn::Join': ['', ['/aws/lambda/', { Ref: 'Function' }]] },
@@ -176,17 +184,21 @@ test('IAM: every statement of every policy is scoped (CDK template)', () => {
 });
 
 test('IAM: the function policy grants exactly the expected actions', () => {
-  const doc = resources.FunctionPolicy.Properties.PolicyDocument;
+  const attached = ofType('AWS::IAM::Policy')
+    .filter(([, p]) => JSON.stringify(p.Properties.Roles) === JSON.stringify([{ Ref: 'FunctionRole' }]));
+  assert.deepEqual(attached.map(([id]) => id).sort(), ['FunctionLogsPolicy', 'FunctionPolicy']);
   const actions = new Set<string>();
-  for (const st of doc.Statement) {
-    const s = st['Fn::If'] ? st['Fn::If'][1] : st;
-    for (const a of [s.Action].flat()) actions.add(a);
+  for (const [, p] of attached) {
+    for (const st of p.Properties.PolicyDocument.Statement) {
+      const s = st['Fn::If'] ? st['Fn::If'][1] : st;
+      for (const a of [s.Action].flat()) actions.add(a);
+    }
   }
   assert.deepEqual([...actions].sort(), [
     'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem',
     'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem',
     'kms:Decrypt', 'kms:GenerateDataKey*', 'logs:CreateLogStream', 'logs:PutLogEvents',
-    's3:GetObject', 's3:ListBucket', 'sns:Publish',
+    's3:GetObject', 's3:GetObjectVersion', 's3:ListBucket', 'sns:Publish',
     'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'sqs:SendMessage',
   ]);
   // The role itself carries no inline policy and no managed policy.
