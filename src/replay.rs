@@ -183,7 +183,21 @@ async fn process_local(
         }
     };
     stats.decoded(&decoded);
-    let applied = pipeline.apply(store, &obj.object, &acts).await?;
+    apply(pipeline, store, &obj.object, &acts, stats, findings).await
+}
+
+/// Applies one object's activities and keeps the latest version of each finding; replay
+/// "publishes" to its output, so the findings are marked published at once.
+async fn apply(
+    pipeline: &Pipeline<'_>,
+    store: &MemoryStore,
+    object: &crate::ingest::ObjectRef,
+    acts: &[crate::activity::Activity],
+    stats: &mut Stats,
+    findings: &mut BTreeMap<String, Finding>,
+) -> anyhow::Result<()> {
+    use crate::state::Store;
+    let applied = pipeline.apply(store, object, acts).await?;
     if applied.duplicate {
         stats.duplicates += 1;
     }
@@ -192,8 +206,7 @@ async fn process_local(
         findings.insert(f.id.clone(), f);
     }
     if !ids.is_empty() {
-        use crate::state::Store;
-        store.mark_published(&obj.object, &ids).await?;
+        store.mark_published(object, &ids).await?;
     }
     Ok(())
 }
@@ -217,23 +230,15 @@ async fn process_s3(
     };
     stats.bytes_in += fetched.bytes_in;
     stats.decoded(&fetched.decoded);
-    let object = &obj.target.object;
-    let applied = decoder
-        .pipeline()
-        .apply(store, object, &fetched.activities)
-        .await?;
-    if applied.duplicate {
-        stats.duplicates += 1;
-    }
-    let ids: Vec<String> = applied.findings.iter().map(|f| f.id.clone()).collect();
-    for f in applied.findings {
-        findings.insert(f.id.clone(), f);
-    }
-    if !ids.is_empty() {
-        use crate::state::Store;
-        store.mark_published(object, &ids).await?;
-    }
-    Ok(())
+    apply(
+        &decoder.pipeline(),
+        store,
+        &obj.target.object,
+        &fetched.activities,
+        stats,
+        findings,
+    )
+    .await
 }
 
 fn progress(enabled: bool, total: u64) -> indicatif::ProgressBar {

@@ -14,14 +14,6 @@ pub struct LocalObject {
     pub size: u64,
 }
 
-fn wanted(name: &str) -> bool {
-    let n = name.to_ascii_lowercase();
-    [".json.gz", ".json", ".jsonl", ".jsonl.gz", ".gz"]
-        .iter()
-        .any(|e| n.ends_with(e))
-        || n.ends_with("permission-check")
-}
-
 /// Lists the objects under each path (a file, or a folder walked recursively). Keys are paths
 /// relative to the folder given (for a file: its name).
 pub fn list(paths: &[PathBuf]) -> anyhow::Result<Vec<LocalObject>> {
@@ -43,7 +35,7 @@ pub fn list(paths: &[PathBuf]) -> anyhow::Result<Vec<LocalObject>> {
         }
         for e in walkdir::WalkDir::new(root).follow_links(true) {
             let e = e.map_err(|e| anyhow::anyhow!("while walking {}: {e}", root.display()))?;
-            if !e.file_type().is_file() || !wanted(&e.file_name().to_string_lossy()) {
+            if !e.file_type().is_file() || !super::log_like(&e.file_name().to_string_lossy()) {
                 continue;
             }
             let rel = e.path().strip_prefix(root).unwrap_or(e.path());
@@ -72,6 +64,6 @@ fn entry(path: &Path, key: String, size: u64) -> LocalObject {
 /// Objects with a time in their key first, by that time; then the rest by key.
 pub fn sort(objects: &mut [LocalObject]) {
     objects.sort_by(|a, b| {
-        (a.time.is_none(), a.time, &a.object.key).cmp(&(b.time.is_none(), b.time, &b.object.key))
+        super::replay_order(a.time, &a.object.key).cmp(&super::replay_order(b.time, &b.object.key))
     });
 }

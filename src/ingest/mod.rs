@@ -11,6 +11,20 @@ use std::fmt;
 
 pub use key::{ObjectKind, SkipReason, classify, key_time};
 
+/// The order of a replay: objects with a time in their key first, by that time, then by key.
+pub fn replay_order(time: Option<i64>, key: &str) -> (bool, Option<i64>, &str) {
+    (time.is_none(), time, key)
+}
+
+/// File names a replay reads: log-like extensions and the Bedrock permission-check object.
+pub fn log_like(key: &str) -> bool {
+    let n = key.to_ascii_lowercase();
+    [".json.gz", ".json", ".jsonl", ".jsonl.gz", ".gz"]
+        .iter()
+        .any(|e| n.ends_with(e))
+        || n.ends_with("permission-check")
+}
+
 /// One log object: an S3 object, or a local file laid out like one (`bucket` empty,
 /// `key` the path relative to the replayed folder).
 #[derive(

@@ -194,18 +194,20 @@ pub fn parse_url(url: &str) -> Option<(String, String)> {
     (!bucket.is_empty()).then(|| (bucket.to_string(), prefix.to_string()))
 }
 
-/// The same files a local replay keeps: log-like names.
-fn wanted(key: &str) -> bool {
-    let n = key.to_ascii_lowercase();
-    [".json.gz", ".json", ".jsonl", ".jsonl.gz", ".gz"]
-        .iter()
-        .any(|e| n.ends_with(e))
-        || n.ends_with("permission-check")
-}
-
 /// Lists every log-like object under `s3://bucket/prefix` (all pages), ordered like a local
 /// replay: by the time in the key, then by key; keys without a time last.
 pub async fn list(client: &Client, url: &str) -> anyhow::Result<Vec<Listed>> {
+    let mut out = list_matching(client, url, super::log_like).await?;
+    sort(&mut out);
+    Ok(out)
+}
+
+/// Lists the objects under `s3://bucket/prefix` (all pages) whose key passes `keep`.
+pub async fn list_matching(
+    client: &Client,
+    url: &str,
+    keep: impl Fn(&str) -> bool,
+) -> anyhow::Result<Vec<Listed>> {
     let (bucket, prefix) = parse_url(url)
         .ok_or_else(|| anyhow::anyhow!("{url}: not an S3 URL; write it as s3://bucket/prefix/"))?;
     let mut out = Vec::new();
@@ -229,7 +231,7 @@ pub async fn list(client: &Client, url: &str) -> anyhow::Result<Vec<Listed>> {
         })?;
         for o in page.contents() {
             let Some(key) = o.key() else { continue };
-            if key.ends_with('/') || !wanted(key) {
+            if key.ends_with('/') || !keep(key) {
                 continue;
             }
             let etag = o.e_tag().unwrap_or_default().trim_matches('"').to_string();
@@ -244,18 +246,14 @@ pub async fn list(client: &Client, url: &str) -> anyhow::Result<Vec<Listed>> {
             });
         }
     }
-    sort(&mut out);
     Ok(out)
 }
 
 /// Objects with a time in their key first, by that time; then the rest by key.
 pub fn sort(objects: &mut [Listed]) {
     objects.sort_by(|a, b| {
-        (a.time.is_none(), a.time, &a.target.object.key).cmp(&(
-            b.time.is_none(),
-            b.time,
-            &b.target.object.key,
-        ))
+        super::replay_order(a.time, &a.target.object.key)
+            .cmp(&super::replay_order(b.time, &b.target.object.key))
     });
 }
 
@@ -296,6 +294,6 @@ mod tests {
                 "z/nodate.json"
             ]
         );
-        assert!(!wanted("README.md") && wanted("x.JSON.GZ"));
+        assert!(!super::super::log_like("README.md") && super::super::log_like("x.JSON.GZ"));
     }
 }

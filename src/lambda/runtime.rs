@@ -53,46 +53,30 @@ async fn detectors_from_s3(
     client: &aws_sdk_s3::Client,
     url: &str,
 ) -> anyhow::Result<Vec<(String, String)>> {
-    let (bucket, prefix) = s3::parse_url(url).unwrap_or_default();
+    let (bucket, _) = s3::parse_url(url).unwrap_or_default();
     let mut files = Vec::new();
-    let mut pages = client
-        .list_objects_v2()
-        .bucket(&bucket)
-        .prefix(&prefix)
-        .into_paginator()
-        .send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| {
-            anyhow::anyhow!(
-                "could not list {url}: {}",
-                aws_sdk_s3::error::DisplayErrorContext(&e)
-            )
-        })?;
-        for o in page.contents() {
-            let Some(key) = o.key().filter(|k| k.ends_with(".toml")) else {
-                continue;
-            };
-            let out = client
-                .get_object()
-                .bucket(&bucket)
-                .key(key)
-                .send()
-                .await
-                .map_err(|e| {
-                    anyhow::anyhow!(
-                        "could not read s3://{bucket}/{key}: {}",
-                        aws_sdk_s3::error::DisplayErrorContext(&e)
-                    )
-                })?;
-            let bytes = out
-                .body
-                .collect()
-                .await
-                .map_err(|e| anyhow::anyhow!("could not read s3://{bucket}/{key}: {e}"))?;
-            let text = String::from_utf8(bytes.to_vec())
-                .map_err(|_| anyhow::anyhow!("s3://{bucket}/{key} is not UTF-8 text"))?;
-            files.push((format!("s3://{bucket}/{key}"), text));
-        }
+    for listed in s3::list_matching(client, url, |k| k.ends_with(".toml")).await? {
+        let key = &listed.target.object.key;
+        let out = client
+            .get_object()
+            .bucket(&bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "could not read s3://{bucket}/{key}: {}",
+                    aws_sdk_s3::error::DisplayErrorContext(&e)
+                )
+            })?;
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| anyhow::anyhow!("could not read s3://{bucket}/{key}: {e}"))?;
+        let text = String::from_utf8(bytes.to_vec())
+            .map_err(|_| anyhow::anyhow!("s3://{bucket}/{key} is not UTF-8 text"))?;
+        files.push((format!("s3://{bucket}/{key}"), text));
     }
     anyhow::ensure!(!files.is_empty(), "no *.toml detector files under {url}");
     files.sort();

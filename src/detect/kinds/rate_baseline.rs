@@ -5,7 +5,8 @@
 //! is past its learning period. Windows that fired stay out of the baseline.
 //!
 //! Template placeholders: `{principal_name}`, `{event_name}`, `{group}`, `{observed}`,
-//! `{window}`, `{ratio}`, `{baseline}`, `{threshold}`, `{percentile}`.
+//! `{window}`, `{ratio}`, `{comparison}` (`44x its usual peak`, or a note when the series has
+//! no history), `{baseline}`, `{threshold}`, `{percentile}`.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -251,8 +252,15 @@ impl Detector for RateBaseline {
         if let Some(r) = &a.request_id {
             push_unique(ev, "sample_request_ids", r, 5);
         }
+        let windows = ev["baseline"]["windows"].as_u64().unwrap_or(0);
         let usual = ev["baseline"]["p99"].as_u64().unwrap_or(0).max(1);
         let ratio = peak as f64 / usual as f64;
+        // A series with no history (a model the principal never used) has no usual peak.
+        let comparison = if windows == 0 {
+            "with no earlier traffic to compare with".to_string()
+        } else {
+            format!("{ratio:.0}x its usual peak")
+        };
         let vars = [
             ("principal_name", principal_name(&f.principal_key)),
             ("event_name", a.event_name.to_string()),
@@ -260,6 +268,7 @@ impl Detector for RateBaseline {
             ("observed", thousands(peak)),
             ("window", crate::time::humanize(self.window_min * 60)),
             ("ratio", format!("{ratio:.0}")),
+            ("comparison", comparison),
             ("baseline", thousands(usual)),
             ("threshold", thousands(threshold)),
             ("percentile", format!("{}", self.percentile)),
