@@ -130,6 +130,14 @@ fn benches(c: &mut Criterion) {
             std::io::copy(&mut r, &mut std::io::sink()).unwrap()
         })
     });
+    // The naive way, for the ratio: the whole document through serde_json::from_reader.
+    g.bench_function("baseline-from_reader-value", |b| {
+        b.iter(|| {
+            let r = trailhound::ingest::inflate::open(&raw[..], u64::MAX).unwrap();
+            let v: serde_json::Value = serde_json::from_reader(r).unwrap();
+            v["Records"].as_array().map(|a| a.len()).unwrap_or(0)
+        })
+    });
     g.bench_function("decode", |b| {
         b.iter(|| {
             let (d, acts) = pipeline.decode(&object, &raw[..]).unwrap();
