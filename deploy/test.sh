@@ -25,7 +25,7 @@ export PIP_DISABLE_PIP_VERSION_CHECK=1
 
 TMP="$(mktemp -d "${TMPDIR:-/tmp}/trailhound-deploy-test.XXXXXX")"
 trap 'rm -rf "$TMP"' EXIT
-BOOTSTRAP_DIR="$ROOT/target/lambda/bootstrap"
+BOOTSTRAP_DIR="${CARGO_TARGET_DIR:-$ROOT/target}/lambda/bootstrap"
 CDK_TEMPLATE="$DEPLOY/cdk/cdk.out/Trailhound.template.json"
 
 PASSED=0

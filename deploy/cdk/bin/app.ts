@@ -3,7 +3,7 @@
 //
 // Inputs (no AWS credentials or network needed to synthesize):
 //   - the arm64 bootstrap from `cargo lambda build --release --arm64 --bin bootstrap`
-//     at <repo>/target/lambda/bootstrap/ (override: -c bootstrapDir=/path)
+//     at $CARGO_TARGET_DIR (default <repo>/target)/lambda/bootstrap/ (override: -c bootstrapDir=/path)
 //   - the geo database <repo>/geo/country.mmdb (installed by the repo's geo setup),
 //     (every geo/*.mmdb) staged here as build/geo-layer/geo/ and shipped as a layer
 //     (/opt/geo/country.mmdb)
@@ -18,7 +18,8 @@ const app = new App();
 const cdkDir = path.resolve(__dirname, '..', '..');
 const root = repoRoot(__dirname);
 
-const bootstrapDir = path.resolve(app.node.tryGetContext('bootstrapDir') ?? path.join(root, 'target', 'lambda', 'bootstrap'));
+const targetDir = process.env.CARGO_TARGET_DIR ? path.resolve(process.env.CARGO_TARGET_DIR) : path.join(root, 'target');
+const bootstrapDir = path.resolve(app.node.tryGetContext('bootstrapDir') ?? path.join(targetDir, 'lambda', 'bootstrap'));
 if (!fs.existsSync(path.join(bootstrapDir, 'bootstrap'))) {
   throw new Error(`${bootstrapDir}/bootstrap not found: run \`cargo lambda build --release --arm64 --bin bootstrap\` `
     + 'at the repository root first (see deploy/README.md)');
