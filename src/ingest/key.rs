@@ -32,18 +32,6 @@ pub enum SkipReason {
 }
 
 impl SkipReason {
-    pub const ALL: [SkipReason; 9] = [
-        SkipReason::Digest,
-        SkipReason::Insight,
-        SkipReason::LargeBody,
-        SkipReason::PermissionCheck,
-        SkipReason::Empty,
-        SkipReason::OtherService,
-        SkipReason::TestEvent,
-        SkipReason::Envelope,
-        SkipReason::Findings,
-    ];
-
     pub fn as_str(self) -> &'static str {
         match self {
             SkipReason::Digest => "cloudtrail-digest",
