@@ -35,11 +35,16 @@ pub struct Engine {
 pub(crate) struct Alerts {
     source: Option<SourceRef>,
     suppressed: bool,
-    touched: BTreeMap<String, Finding>,
+    /// Findings raised or updated, by id: where they live (principal key, slot). They are
+    /// copied out once, at the end of the object, not on every event.
+    touched: BTreeMap<String, (Arc<str>, String)>,
+    /// Findings touched and then replaced in their slot within the same object.
+    finished: BTreeMap<String, Finding>,
 }
 
 impl Alerts {
-    /// Opens a finding for `(detector, dedup)` on `state`, or extends the one still inside its
+    /// Opens a finding for `(detector, dedup)` on `state` (the activity's principal: findings
+    /// live on the principal), or extends the one still inside its
     /// cooldown. `start` is the episode start and `initial` the event count of a new finding;
     /// an update adds one event.
     /// Returns `None` when a suppression matches the activity.
@@ -62,6 +67,12 @@ impl Alerts {
             .get(&slot)
             .is_none_or(|o| a.time - o.last > cooldown);
         if fresh {
+            if let Some(old) = state.open.get(&slot)
+                && self.touched.remove(&old.finding.id).is_some()
+            {
+                self.finished
+                    .insert(old.finding.id.clone(), old.finding.clone());
+            }
             let finding = Finding {
                 schema_version: 1,
                 id: finding_id(&spec.id, &a.principal_key, dedup, start),
@@ -93,6 +104,10 @@ impl Alerts {
             );
         }
         let open = state.open.get_mut(&slot).expect("just inserted");
+        if !self.touched.contains_key(&open.finding.id) {
+            self.touched
+                .insert(open.finding.id.clone(), (a.principal_key.clone(), slot));
+        }
         if !fresh {
             open.finding.count += 1;
             if a.time > open.last {
@@ -111,16 +126,6 @@ impl Alerts {
             open.finding.sources.push(src.clone());
         }
         Some(open)
-    }
-
-    /// Records the finding's current version as touched by this object.
-    pub(crate) fn touched(&mut self, f: &Finding) {
-        match self.touched.get_mut(&f.id) {
-            Some(t) => t.clone_from(f),
-            None => {
-                self.touched.insert(f.id.clone(), f.clone());
-            }
-        }
     }
 }
 
@@ -231,7 +236,10 @@ impl Engine {
             let pk = keys
                 .entry(&a.principal_key)
                 .or_insert_with(|| principal_entity(&a.principal_key));
-            let mut principal = states.remove(pk.as_str()).unwrap_or_default();
+            // remove_entry/insert hands the key back: no allocation per activity.
+            let (key, mut principal) = states
+                .remove_entry(pk.as_str())
+                .unwrap_or_else(|| (pk.clone(), EntityState::default()));
             principal.touch(a.time);
             for c in &self.detectors {
                 let spec = c.detector.spec();
@@ -247,11 +255,20 @@ impl Engine {
                 };
                 c.detector.observe(&mut ctx, a);
             }
-            states.insert(pk.clone(), principal);
+            states.insert(key, principal);
+        }
+        let mut out = alerts.finished;
+        for (id, (principal_key, slot)) in alerts.touched {
+            let open = states
+                .get(&principal_entity(&principal_key))
+                .and_then(|s| s.open.get(&slot));
+            if let Some(o) = open.filter(|o| o.finding.id == id) {
+                out.insert(id, o.finding.clone());
+            }
         }
         for s in states.values_mut() {
             s.prune(s.last_seen);
         }
-        alerts.touched.into_values().collect()
+        out.into_values().collect()
     }
 }

@@ -180,7 +180,5 @@ impl Detector for NewValue {
         ];
         f.title = render(&self.spec.title, &vars);
         f.description = render(&self.spec.description, &vars);
-        let snapshot = f.clone();
-        ctx.alerts.touched(&snapshot);
     }
 }
