@@ -80,6 +80,15 @@ pub struct SeenSet {
 }
 
 impl SeenSet {
+    /// The named set in `sets`, created if missing (no allocation when it exists). A function
+    /// over the map, not the state, so other fields of the state stay borrowable.
+    pub fn named<'a>(sets: &'a mut BTreeMap<String, SeenSet>, name: &str) -> &'a mut SeenSet {
+        if !sets.contains_key(name) {
+            sets.insert(name.to_string(), SeenSet::default());
+        }
+        sets.get_mut(name).expect("just inserted")
+    }
+
     pub fn contains(&self, v: &str) -> bool {
         self.values.contains_key(v)
     }

@@ -8,12 +8,15 @@
 //!
 //! Template placeholders: `{principal_name}`, `{field}`, `{value}`, `{known}`.
 
+use std::borrow::Cow;
+
 use serde::Deserialize;
 use serde_json::json;
 
 use crate::activity::{Activity, principal_name};
 use crate::detect::spec::Spec;
 use crate::detect::{Ctx, Detector, push_unique, render};
+use crate::state::SeenSet;
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -72,16 +75,17 @@ impl NewValue {
         })
     }
 
-    fn value(&self, a: &Activity) -> Option<String> {
+    /// The value, borrowed from the activity where it can be (no allocation per event).
+    fn value<'a>(&self, a: &'a Activity) -> Option<Cow<'a, str>> {
         match self.field {
             Field::Country => a
                 .country
                 .as_ref()
-                .map(|c| crate::geo::country_str(c).to_string()),
-            Field::Asn => a.asn.map(|n| format!("AS{n}")),
-            Field::Region => Some(a.region.to_string()).filter(|r| !r.is_empty()),
-            Field::Model => a.model_id.as_deref().map(str::to_string),
-            Field::UserAgentFamily => a.user_agent.as_deref().map(ua_family),
+                .map(|c| Cow::Borrowed(crate::geo::country_str(c))),
+            Field::Asn => a.asn.map(|n| Cow::Owned(format!("AS{n}"))),
+            Field::Region => Some(Cow::Borrowed(&*a.region)).filter(|r| !r.is_empty()),
+            Field::Model => a.model_id.as_deref().map(Cow::Borrowed),
+            Field::UserAgentFamily => a.user_agent.as_deref().map(|ua| Cow::Owned(ua_family(ua))),
         }
     }
 
@@ -110,20 +114,22 @@ impl Detector for NewValue {
     fn observe(&self, ctx: &mut Ctx<'_>, a: &Activity) {
         let Some(value) = self.value(a) else { return };
         let learned = ctx.principal.learned(a.time, ctx.learning);
-        let set = ctx.principal.seen.entry(self.spec.id.clone()).or_default();
+        let has_open = !ctx.principal.open.is_empty();
+        let set = SeenSet::named(&mut ctx.principal.seen, &self.spec.id);
         if set.contains(&value) {
             set.refresh(&value, a.time);
             // A value reported and learned still updates its finding while in cooldown.
-            let slot = format!("{}/{}", self.spec.id, value);
-            let open = ctx
-                .principal
-                .open
-                .get(&slot)
-                .is_some_and(|o| a.time - o.last <= o.cooldown);
+            let open = has_open && {
+                let slot = format!("{}/{}", self.spec.id, value);
+                ctx.principal
+                    .open
+                    .get(&slot)
+                    .is_some_and(|o| a.time - o.last <= o.cooldown)
+            };
             if !open {
                 return;
             }
-        } else if !learned || set.is_empty() || self.ignore.contains(&value) {
+        } else if !learned || set.is_empty() || self.ignore.iter().any(|v| *v == *value) {
             set.insert(&value, a.time);
             return;
         }
@@ -175,7 +181,7 @@ impl Detector for NewValue {
         let vars = [
             ("principal_name", principal_name(&f.principal_key)),
             ("field", self.field_name().to_string()),
-            ("value", value.clone()),
+            ("value", value.to_string()),
             ("known", known_list),
         ];
         f.title = render(&self.spec.title, &vars);

@@ -16,6 +16,7 @@ use crate::activity::{Activity, principal_name};
 use crate::detect::matcher::Glob;
 use crate::detect::spec::Spec;
 use crate::detect::{Ctx, Detector, push_unique, render};
+use crate::state::SeenSet;
 use crate::state::bucket_entity;
 
 const READERS: &str = "readers";
@@ -142,11 +143,7 @@ impl Detector for ResourceReaders {
         let state = ctx.others.entry(bucket_entity(bucket)).or_default();
         state.touch(a.time);
         if ai {
-            state
-                .seen
-                .entry(AI_READERS.into())
-                .or_default()
-                .insert(&a.principal_key, a.time);
+            SeenSet::named(&mut state.seen, AI_READERS).insert(&a.principal_key, a.time);
         }
         let why = self.configured(bucket, a.key.as_deref()).or_else(|| {
             state
@@ -156,7 +153,7 @@ impl Detector for ResourceReaders {
                 .map(|p| format!("read by {}", principal_name(p)))
         });
         let learned = state.learned(a.time, ctx.learning);
-        let readers = state.seen.entry(READERS.into()).or_default();
+        let readers = SeenSet::named(&mut state.seen, READERS);
         if readers.contains(&a.principal_key) {
             readers.refresh(&a.principal_key, a.time);
             return;
