@@ -4,8 +4,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >/dev/null
-cargo bench --bench decode -- --noplot "$@"
-cargo build --release --quiet --bin trailhound
+cargo bench -p trailhound-core --bench decode -- --noplot "$@"
+cargo build --release --quiet -p trailhound --bin trailhound
 file=$(ls target/bench-data/cloudtrail-*MB.json.gz | head -1)
 echo "==> replay of $file"
 /usr/bin/time -v ./target/release/trailhound replay --no-progress "$file" 2>&1 >/dev/null \

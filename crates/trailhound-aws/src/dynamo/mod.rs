@@ -1,0 +1,514 @@
+//! The DynamoDB store: the [`Store`] semantics over one table (`pk` S, `sk` S, TTL on
+//! `expires_at`), shared by every concurrent and cold-started invocation.
+//!
+//! Items:
+//! - entity `pk=<entity key>` (`p#<principal key>`, `b#<bucket>`), `sk=state`: `version` (N,
+//!   bumped on every write), `state` (B: a format byte then the deflated JSON of
+//!   [`EntityState`]), `expires_at` (write time + [`ENTITY_TTL_SECS`], so idle entities expire).
+//! - applied object `pk=obj#<bucket>/<key>#<etag or version id>`, `sk=applied`: `pending`
+//!   (M: finding id → B, the deflated finding JSON; or S, the entity key whose open finding it
+//!   is, when an object raises more than [`PENDING_BUDGET`] bytes of findings), `applied_at`,
+//!   `expires_at` (+[`OBJECT_TTL_SECS`]).
+//!
+//! `load` is one `BatchGetItem` (100 keys a call, consistent reads, `UnprocessedKeys`
+//! retried) for the object item and every entity. `commit` is one `TransactWriteItems`: a
+//! `Put` per changed entity conditioned on `version = :v` (or `attribute_not_exists(pk)`), a
+//! `ConditionCheck` per unchanged one, and a `Put` of the object item conditioned on
+//! `attribute_not_exists(pk)`; any failed condition is a [`Commit::Conflict`] and the pipeline
+//! loads and applies again, so concurrent invocations lose no counts. `mark_published` is one
+//! `UpdateItem` removing the accepted ids from `pending`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use aws_sdk_dynamodb::Client;
+use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+use aws_sdk_dynamodb::primitives::Blob;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem,
+};
+
+use sha2::{Digest, Sha256};
+use trailhound_core::alert::Finding;
+use trailhound_core::ingest::ObjectRef;
+use trailhound_core::state::store::{Commit, Snapshot, Store};
+use trailhound_core::state::{EntityState, principal_entity};
+
+mod item;
+
+pub use item::{entity_item, entity_pk, item_size, object_pk, pack, unpack};
+use item::{get_n, key, n, now};
+
+/// Applied-object markers outlive any redelivery: SQS keeps messages 14 days at most, a DLQ
+/// redrive another 14.
+pub const OBJECT_TTL_SECS: i64 = 35 * 86_400;
+/// Pending findings above this many (compressed) bytes are stored as references to the
+/// entity holding them, keeping the object item far under the 400 KB item limit.
+pub const PENDING_BUDGET: usize = 200 * 1024;
+/// DynamoDB's limits.
+pub const MAX_ITEM_BYTES: usize = 400 * 1024;
+pub const MAX_TRANSACT_ITEMS: usize = 100;
+pub const MAX_TRANSACT_BYTES: usize = 4 * 1024 * 1024;
+const ENTITY_SK: &str = "state";
+const OBJECT_SK: &str = "applied";
+/// Format byte of `state` and pending blobs: deflated JSON.
+const FORMAT_DEFLATE_JSON: u8 = 1;
+
+/// Calls and items, for metrics and the tests' cost report.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub read_calls: AtomicU64,
+    pub items_read: AtomicU64,
+    pub write_calls: AtomicU64,
+    pub items_written: AtomicU64,
+    /// `TransactWriteItems` calls (commits attempted), a subset of `write_calls`.
+    pub commits: AtomicU64,
+    pub conflicts: AtomicU64,
+}
+
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct CountersSnapshot {
+    pub read_calls: u64,
+    pub items_read: u64,
+    pub write_calls: u64,
+    pub items_written: u64,
+    pub commits: u64,
+    pub conflicts: u64,
+}
+
+impl Counters {
+    pub fn snapshot(&self) -> CountersSnapshot {
+        CountersSnapshot {
+            read_calls: self.read_calls.load(Ordering::Relaxed),
+            items_read: self.items_read.load(Ordering::Relaxed),
+            write_calls: self.write_calls.load(Ordering::Relaxed),
+            items_written: self.items_written.load(Ordering::Relaxed),
+            commits: self.commits.load(Ordering::Relaxed),
+            conflicts: self.conflicts.load(Ordering::Relaxed),
+        }
+    }
+
+    fn add(&self, c: &AtomicU64, n: usize) {
+        c.fetch_add(n as u64, Ordering::Relaxed);
+    }
+}
+
+#[derive(Clone)]
+pub struct DynamoStore {
+    client: Client,
+    table: String,
+    counters: Arc<Counters>,
+}
+
+impl DynamoStore {
+    pub fn new(client: Client, table: impl Into<String>) -> Self {
+        DynamoStore {
+            client,
+            table: table.into(),
+            counters: Arc::new(Counters::default()),
+        }
+    }
+
+    pub fn counters(&self) -> CountersSnapshot {
+        self.counters.snapshot()
+    }
+
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    /// Consistent `BatchGetItem` of `keys` (pk, sk), 100 per call, retrying `UnprocessedKeys`
+    /// with backoff. Returns items by pk.
+    async fn batch_get(
+        &self,
+        keys: Vec<(String, &'static str)>,
+    ) -> anyhow::Result<HashMap<String, HashMap<String, AttributeValue>>> {
+        let mut out = HashMap::new();
+        let mut seen = std::collections::HashSet::new();
+        let keys: Vec<_> = keys
+            .into_iter()
+            .filter(|k| seen.insert(k.clone()))
+            .collect();
+        for chunk in keys.chunks(100) {
+            let mut request: Vec<HashMap<String, AttributeValue>> =
+                chunk.iter().map(|(pk, sk)| key(pk.clone(), sk)).collect();
+            let mut attempt = 0u32;
+            while !request.is_empty() {
+                let ka = KeysAndAttributes::builder()
+                    .set_keys(Some(std::mem::take(&mut request)))
+                    .consistent_read(true)
+                    .build()
+                    .expect("keys are set");
+                self.counters.add(&self.counters.read_calls, 1);
+                let resp = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, ka)
+                    .send()
+                    .await
+                    .map_err(|e| self.err("BatchGetItem", e))?;
+                for item in resp
+                    .responses
+                    .unwrap_or_default()
+                    .remove(&self.table)
+                    .unwrap_or_default()
+                {
+                    self.counters.add(&self.counters.items_read, 1);
+                    if let Some(AttributeValue::S(pk)) = item.get("pk") {
+                        out.insert(pk.clone(), item);
+                    }
+                }
+                if let Some(mut un) = resp.unprocessed_keys
+                    && let Some(ka) = un.remove(&self.table)
+                {
+                    request = ka.keys;
+                }
+                if !request.is_empty() {
+                    attempt += 1;
+                    if attempt > 10 {
+                        bail!(
+                            "DynamoDB table {} kept returning unprocessed keys (throttled): the event will be retried",
+                            self.table
+                        );
+                    }
+                    tokio::time::sleep(Duration::from_millis(25 << attempt.min(8))).await;
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn err<E, R>(&self, op: &str, e: SdkError<E, R>) -> anyhow::Error
+    where
+        E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+        R: std::fmt::Debug + Send + Sync + 'static,
+    {
+        let hint = match e.code() {
+            Some("ResourceNotFoundException") => format!(
+                "; the table {} does not exist: check TRAILHOUND_TABLE and the deploy stack",
+                self.table
+            ),
+            Some("AccessDeniedException") => format!(
+                "; allow dynamodb:BatchGetItem, TransactWriteItems, ConditionCheckItem, PutItem and UpdateItem on {} in the function's role",
+                self.table
+            ),
+            _ => String::new(),
+        };
+        anyhow::anyhow!(
+            "DynamoDB {op} on {}: {}{hint}",
+            self.table,
+            DisplayErrorContext(&e)
+        )
+    }
+
+    fn decode_state(
+        &self,
+        entity: &str,
+        item: &HashMap<String, AttributeValue>,
+    ) -> anyhow::Result<(u64, EntityState)> {
+        let version = get_n(item, "version").unwrap_or(0).max(0) as u64;
+        let state = match item.get("state") {
+            Some(AttributeValue::B(b)) => unpack(b.as_ref()).with_context(|| {
+                format!(
+                    "entity {entity} in table {}: stored state is unreadable; delete the item (pk={}) to start it afresh",
+                    self.table,
+                    entity_pk(entity)
+                )
+            })?,
+            _ => EntityState::default(),
+        };
+        Ok((version, state))
+    }
+
+    /// The pending findings of an applied object item, references resolved.
+    async fn pending(
+        &self,
+        item: &HashMap<String, AttributeValue>,
+    ) -> anyhow::Result<Vec<Finding>> {
+        let Some(AttributeValue::M(map)) = item.get("pending") else {
+            return Ok(Vec::new());
+        };
+        let mut found = BTreeMap::new();
+        let mut refs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        for (id, v) in map {
+            match v {
+                AttributeValue::B(b) => {
+                    let f: Finding = unpack(b.as_ref())
+                        .with_context(|| format!("pending finding {id} is unreadable"))?;
+                    found.insert(id.clone(), f);
+                }
+                AttributeValue::S(entity) => {
+                    refs.entry(entity.clone()).or_default().push(id.clone())
+                }
+                _ => {}
+            }
+        }
+        if !refs.is_empty() {
+            let keys = refs.keys().map(|e| (entity_pk(e), ENTITY_SK)).collect();
+            let items = self.batch_get(keys).await?;
+            for (entity, ids) in refs {
+                let state = match items.get(&entity_pk(&entity)) {
+                    Some(item) => self.decode_state(&entity, item)?.1,
+                    None => EntityState::default(),
+                };
+                for id in ids {
+                    match state.open.values().find(|o| o.finding.id == id) {
+                        Some(o) => {
+                            found.insert(id, o.finding.clone());
+                        }
+                        None => {
+                            tracing::warn!(finding = %id, entity = %entity, "a pending finding is no longer open (its cooldown passed); it cannot be republished")
+                        }
+                    }
+                }
+            }
+        }
+        Ok(found.into_values().collect())
+    }
+
+    /// The object item: pending findings (the outbox the caller chose) inline, or as
+    /// references when they would make the item large.
+    fn object_item(
+        &self,
+        object: &ObjectRef,
+        findings: &[Finding],
+        at: i64,
+    ) -> HashMap<String, AttributeValue> {
+        let publish: Vec<&Finding> = findings.iter().collect();
+        let packed: Vec<(String, Vec<u8>)> =
+            publish.iter().map(|f| (f.id.clone(), pack(f))).collect();
+        let total: usize = packed.iter().map(|(id, b)| id.len() + b.len()).sum();
+        let pending: HashMap<String, AttributeValue> = if total <= PENDING_BUDGET {
+            packed
+                .into_iter()
+                .map(|(id, b)| (id, AttributeValue::B(Blob::new(b))))
+                .collect()
+        } else {
+            publish
+                .iter()
+                .map(|f| {
+                    (
+                        f.id.clone(),
+                        AttributeValue::S(principal_entity(&f.principal_key)),
+                    )
+                })
+                .collect()
+        };
+        let mut item = key(object_pk(object), OBJECT_SK);
+        item.insert("pending".into(), AttributeValue::M(pending));
+        item.insert("applied_at".into(), n(at));
+        item.insert("expires_at".into(), n(at + OBJECT_TTL_SECS));
+        if object_pk(object) != format!("obj#{}", object.identity()) {
+            item.insert("id".into(), AttributeValue::S(object.identity()));
+        }
+        item
+    }
+}
+
+/// True when a cancelled transaction failed on a condition, a concurrent transaction or
+/// throttling: load and apply again.
+fn is_conflict(
+    e: &SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> Option<bool> {
+    let SdkError::ServiceError(se) = e else {
+        return None;
+    };
+    match se.err() {
+        TransactWriteItemsError::TransactionCanceledException(c) => {
+            let retry = c.cancellation_reasons().iter().any(|r| {
+                matches!(
+                    r.code(),
+                    Some(
+                        "ConditionalCheckFailed"
+                            | "TransactionConflict"
+                            | "ThrottlingError"
+                            | "ProvisionedThroughputExceeded"
+                    )
+                )
+            });
+            Some(retry)
+        }
+        TransactWriteItemsError::TransactionInProgressException(_) => Some(true),
+        _ => None,
+    }
+}
+
+impl Store for DynamoStore {
+    async fn load(&self, object: &ObjectRef, keys: &[String]) -> anyhow::Result<Snapshot> {
+        let opk = object_pk(object);
+        let mut wanted = vec![(opk.clone(), OBJECT_SK)];
+        wanted.extend(keys.iter().map(|k| (entity_pk(k), ENTITY_SK)));
+        let items = self.batch_get(wanted).await?;
+        let mut snap = Snapshot::default();
+        if let Some(obj) = items.get(&opk).filter(|i| {
+            i.get("sk").and_then(|s| s.as_s().ok()).map(String::as_str) == Some(OBJECT_SK)
+        }) {
+            snap.applied = Some(self.pending(obj).await?);
+            return Ok(snap);
+        }
+        for k in keys {
+            let (version, state) = match items.get(&entity_pk(k)) {
+                Some(item) => self.decode_state(k, item)?,
+                None => (0, EntityState::default()),
+            };
+            snap.versions.insert(k.clone(), version);
+            snap.states.insert(k.clone(), state);
+        }
+        Ok(snap)
+    }
+
+    async fn commit(
+        &self,
+        object: &ObjectRef,
+        base: &Snapshot,
+        states: &HashMap<String, EntityState>,
+        findings: &[Finding],
+    ) -> anyhow::Result<Commit> {
+        let at = now();
+        let mut items = Vec::new();
+        let mut bytes = 0usize;
+        let mut token = Sha256::new();
+        token.update(object.identity().as_bytes());
+        token.update(at.to_le_bytes());
+        let mut sorted: Vec<(&String, &EntityState)> = states.iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(b.0));
+        for (k, s) in sorted {
+            let v = base.versions.get(k).copied().unwrap_or(0);
+            token.update(k.as_bytes());
+            token.update(v.to_le_bytes());
+            let (cond, vals) = if v == 0 {
+                ("attribute_not_exists(pk)", None)
+            } else {
+                (
+                    "version = :v",
+                    Some(HashMap::from([(":v".to_string(), n(v as i64))])),
+                )
+            };
+            let unchanged = base
+                .states
+                .get(k)
+                .is_some_and(|b| serde_json::to_vec(b).ok() == serde_json::to_vec(s).ok());
+            let item = if unchanged {
+                let c = ConditionCheck::builder()
+                    .table_name(&self.table)
+                    .set_key(Some(key(entity_pk(k), ENTITY_SK)))
+                    .condition_expression(cond)
+                    .set_expression_attribute_values(vals)
+                    .build()
+                    .expect("fields set");
+                TransactWriteItem::builder().condition_check(c).build()
+            } else {
+                let item = entity_item(k, s, v + 1, at);
+                let size = item_size(&item);
+                if size > MAX_ITEM_BYTES {
+                    bail!(
+                        "entity {k}: its state is {} KB compressed, over DynamoDB's 400 KB item limit; this should not happen (see the worst case in the README): report it with the principal's activity volume",
+                        size / 1024
+                    );
+                }
+                bytes += size;
+                let p = Put::builder()
+                    .table_name(&self.table)
+                    .set_item(Some(item))
+                    .condition_expression(cond)
+                    .set_expression_attribute_values(vals)
+                    .build()
+                    .expect("fields set");
+                TransactWriteItem::builder().put(p).build()
+            };
+            items.push(item);
+        }
+        let obj_item = self.object_item(object, findings, at);
+        bytes += item_size(&obj_item);
+        let p = Put::builder()
+            .table_name(&self.table)
+            .set_item(Some(obj_item))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .expect("fields set");
+        items.push(TransactWriteItem::builder().put(p).build());
+        if items.len() > MAX_TRANSACT_ITEMS || bytes > MAX_TRANSACT_BYTES {
+            bail!(
+                "{object}: one commit would write {} items ({} KB); DynamoDB transactions take at most {MAX_TRANSACT_ITEMS} items and 4 MB: the Lambda driver splits objects into parts, so this is a bug",
+                items.len(),
+                bytes / 1024
+            );
+        }
+        let token: String = token.finalize()[..16]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let n_items = items.len();
+        self.counters.add(&self.counters.write_calls, 1);
+        self.counters.add(&self.counters.commits, 1);
+        let r = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .client_request_token(token)
+            .send()
+            .await;
+        match r {
+            Ok(_) => {
+                self.counters.add(&self.counters.items_written, n_items);
+                Ok(Commit::Done)
+            }
+            Err(e) => match is_conflict(&e) {
+                Some(true) => {
+                    self.counters.add(&self.counters.conflicts, 1);
+                    Ok(Commit::Conflict)
+                }
+                _ => Err(self.err("TransactWriteItems", e)),
+            },
+        }
+    }
+
+    async fn mark_published(&self, object: &ObjectRef, ids: &[String]) -> anyhow::Result<()> {
+        for chunk in ids.chunks(50) {
+            let mut names = HashMap::from([("#p".to_string(), "pending".to_string())]);
+            let mut paths = Vec::new();
+            for (i, id) in chunk.iter().enumerate() {
+                names.insert(format!("#i{i}"), id.clone());
+                paths.push(format!("#p.#i{i}"));
+            }
+            self.counters.add(&self.counters.write_calls, 1);
+            let r = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(object_pk(object), OBJECT_SK)))
+                .update_expression(format!("REMOVE {}", paths.join(", ")))
+                .condition_expression("attribute_exists(pk)")
+                .set_expression_attribute_names(Some(names))
+                .send()
+                .await;
+            match r {
+                Ok(_) => self.counters.add(&self.counters.items_written, 1),
+                Err(e)
+                    if e.as_service_error()
+                        .is_some_and(|s| s.is_conditional_check_failed_exception()) =>
+                {
+                    tracing::warn!(object = %object, "the applied-object item is gone (expired?); nothing to mark");
+                }
+                Err(e) => return Err(self.err("UpdateItem", e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Exponential backoff (10 ms doubling to 1.28 s) with full random jitter, so
+    /// invocations contending for one hot principal spread out instead of retrying in
+    /// lockstep.
+    async fn backoff(&self, attempt: u32) {
+        let cap = 10u64 << attempt.min(7);
+        let r = std::hash::BuildHasher::hash_one(
+            &std::collections::hash_map::RandomState::new(),
+            attempt,
+        );
+        tokio::time::sleep(Duration::from_millis(cap / 2 + r % (cap / 2 + 1))).await;
+    }
+}

@@ -1,0 +1,277 @@
+//! One object through the Lambda path: fetch and decode (streaming), apply through the
+//! DynamoDB store in parts of bounded size, publish what the object raised or updated, and
+//! mark it published once SNS accepted it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Instant;
+
+use trailhound_core::activity::Activity;
+use trailhound_core::detect::Engine;
+use trailhound_core::events::Event;
+use trailhound_core::finding::Finding;
+use trailhound_core::ingest::{ObjectKind, ObjectRef, SkipReason, classify};
+use trailhound_core::state::Store;
+
+use super::metrics::Invocation;
+use super::{Deps, Fetch, Publish};
+use crate::envelope::Target;
+
+/// Entities one commit may write. A transaction holds 100 items (these plus the object
+/// marker) and 4 MB: with the worst-case entity item measured at 80 KB compressed (see the
+/// `lambda_state` tests), 45 entities and an object item with pending findings inline
+/// (at most 200 KB) stay under 3.9 MB.
+pub const MAX_PART_ENTITIES: usize = 45;
+
+/// Splits an object's activities (sorted by event time) into parts that each need at most
+/// `max` entities, so each commits in one transaction. Objects within the limit (nearly all)
+/// are one part. Otherwise activities are grouped by principal (a principal's state never
+/// spans two parts unless the principal alone needs more than `max` entities, in which case
+/// its activities are cut into consecutive runs), and groups are packed in order. Each part
+/// keeps event-time order. The split is deterministic, so a redelivery makes the same parts.
+pub fn split_parts(engine: &Engine, acts: Vec<Activity>, max: usize) -> Vec<Vec<Activity>> {
+    if engine.entity_keys(&acts).len() <= max {
+        return vec![acts];
+    }
+    let mut by_principal: BTreeMap<String, Vec<Activity>> = BTreeMap::new();
+    for a in acts {
+        by_principal
+            .entry(a.principal_key.to_string())
+            .or_default()
+            .push(a);
+    }
+    // Units: a principal's activities, or runs of them when it alone is too wide.
+    let mut units: Vec<(BTreeSet<String>, Vec<Activity>)> = Vec::new();
+    for (_, group) in by_principal {
+        let keys: BTreeSet<String> = engine.entity_keys(&group).into_iter().collect();
+        if keys.len() <= max {
+            units.push((keys, group));
+            continue;
+        }
+        let mut run: (BTreeSet<String>, Vec<Activity>) = Default::default();
+        for a in group {
+            let need = engine.entity_keys(std::slice::from_ref(&a));
+            let new = need.iter().filter(|k| !run.0.contains(*k)).count();
+            if run.0.len() + new > max && !run.1.is_empty() {
+                units.push(std::mem::take(&mut run));
+            }
+            run.0.extend(need);
+            run.1.push(a);
+        }
+        if !run.1.is_empty() {
+            units.push(run);
+        }
+    }
+    let mut parts: Vec<(BTreeSet<String>, Vec<Activity>)> = Vec::new();
+    for (keys, acts) in units {
+        let fits = parts
+            .last()
+            .is_some_and(|(k, _)| k.len() + keys.iter().filter(|x| !k.contains(*x)).count() <= max);
+        if fits {
+            let last = parts.last_mut().expect("checked");
+            last.0.extend(keys);
+            last.1.extend(acts);
+        } else {
+            parts.push((keys, acts));
+        }
+    }
+    parts
+        .into_iter()
+        .map(|(_, mut acts)| {
+            acts.sort_by_key(|a| a.time);
+            acts
+        })
+        .collect()
+}
+
+/// The identity of part `i` of `n`: the object itself when whole.
+pub fn part_ref(object: &ObjectRef, i: usize, n: usize) -> ObjectRef {
+    if n == 1 {
+        return object.clone();
+    }
+    let mut o = object.clone();
+    o.version = format!("{}#part{}of{}", o.version, i + 1, n);
+    o
+}
+
+/// Why an object failed: its delivery is retried.
+#[derive(Debug)]
+pub struct Failed(pub String);
+
+/// Processes one object; its events feed `inv`. Returns the findings published.
+pub async fn process<F: Fetch, S: Store, P: Publish>(
+    deps: &Deps<F, S, P>,
+    target: &Target,
+    inv: &mut Invocation,
+) -> Result<usize, Failed> {
+    let started = Instant::now();
+    let object = &target.object;
+    if let ObjectKind::Skipped(reason) = classify(&object.key) {
+        inv.stats.emit(Event::Skipped { object, reason });
+        return Ok(0);
+    }
+    if target.size == Some(0) {
+        inv.stats.emit(Event::Skipped {
+            object,
+            reason: SkipReason::Empty,
+        });
+        return Ok(0);
+    }
+    let fetched = match deps.fetch.fetch_decode(&deps.decoder, target).await {
+        Ok(f) => f,
+        Err(error) => {
+            inv.stats.emit(Event::ObjectFailed {
+                object,
+                error: &error,
+            });
+            return Err(Failed(error.to_string()));
+        }
+    };
+    inv.stats.emit(Event::BytesRead {
+        bytes: fetched.bytes_in,
+    });
+    inv.stats.emit(Event::Decoded {
+        object,
+        decoded: &fetched.decoded,
+    });
+    if fetched.decoded.skipped().is_some() {
+        return Ok(0);
+    }
+    let decode_ms = started.elapsed().as_millis() as u64;
+    let records = fetched.decoded.records;
+    let bad = fetched.decoded.bad_total();
+    let parts = split_parts(&deps.decoder.engine, fetched.activities, MAX_PART_ENTITIES);
+    let n = parts.len();
+    let pipeline = deps.decoder.pipeline();
+    let mut published = 0;
+    let mut raised = 0;
+    let mut errors = Vec::new();
+    for (i, acts) in parts.into_iter().enumerate() {
+        let part = part_ref(object, i, n);
+        let applied = match pipeline
+            .apply(&deps.store, &part, &acts, |f| deps.publishes(f))
+            .await
+        {
+            Ok(a) => a,
+            Err(e) => {
+                let why = format!("{object}: {e:#}");
+                inv.stats.emit(Event::ApplyFailed {
+                    object,
+                    error: &why,
+                });
+                return Err(Failed(why));
+            }
+        };
+        if applied.duplicate {
+            inv.stats.emit(Event::Duplicate { object: &part });
+        } else {
+            raised += applied.findings.len();
+            for finding in &applied.findings {
+                inv.stats.emit(Event::Finding { finding });
+            }
+        }
+        // A redelivery's findings are the outbox, already filtered.
+        let publish: Vec<&Finding> = applied
+            .findings
+            .iter()
+            .filter(|f| applied.duplicate || deps.publishes(f))
+            .collect();
+        match publish_findings(deps, &part, &publish).await {
+            Ok(k) => published += k,
+            Err((k, e)) => {
+                published += k;
+                errors.push(e);
+            }
+        }
+    }
+    if published > 0 {
+        inv.stats.emit(Event::Published {
+            sink: "sns",
+            count: published as u64,
+        });
+    }
+    tracing::info!(
+        object = %object,
+        records,
+        bad_records = bad,
+        parts = n,
+        findings = raised,
+        published,
+        decode_ms,
+        total_ms = started.elapsed().as_millis() as u64,
+        "object processed"
+    );
+    if errors.is_empty() {
+        Ok(published)
+    } else {
+        let why = format!("{object}: {}", errors.join("; "));
+        inv.stats.emit(Event::ApplyFailed {
+            object,
+            error: &why,
+        });
+        Err(Failed(why))
+    }
+}
+
+/// Publishes in batches; each batch SNS accepted is marked published at once, so a retry
+/// sends only the rest. Stops at the first batch SNS refused whole. Returns the number
+/// accepted, or that number and the error.
+async fn publish_findings<F: Fetch, S: Store, P: Publish>(
+    deps: &Deps<F, S, P>,
+    object: &ObjectRef,
+    findings: &[&Finding],
+) -> Result<usize, (usize, String)> {
+    let messages = findings
+        .iter()
+        .map(|f| crate::sink::sns::message(f))
+        .collect();
+    let mut accepted = 0;
+    let mut refused = Vec::new();
+    for batch in crate::sink::sns::batches(messages) {
+        let outcome = match deps.sink.publish_batch(batch).await {
+            Ok(o) => o,
+            Err(e) => return Err((accepted, format!("{e:#}"))),
+        };
+        if !outcome.accepted.is_empty() {
+            deps.store
+                .mark_published(object, &outcome.accepted)
+                .await
+                .map_err(|e| {
+                    (
+                        accepted,
+                        format!("SNS accepted {} findings but recording that failed (they may be sent again): {e:#}", outcome.accepted.len()),
+                    )
+                })?;
+            accepted += outcome.accepted.len();
+        }
+        refused.extend(
+            outcome
+                .failed
+                .into_iter()
+                .map(|(id, why)| format!("{id} ({why})")),
+        );
+    }
+    if refused.is_empty() {
+        Ok(accepted)
+    } else {
+        Err((
+            accepted,
+            format!(
+                "SNS refused {} findings: {}",
+                refused.len(),
+                refused.join(", ")
+            ),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parts_are_named_after_the_object() {
+        let o = ObjectRef::s3("b", "k", "etag");
+        assert_eq!(part_ref(&o, 0, 1), o);
+        assert_eq!(part_ref(&o, 1, 3).version, "etag#part2of3");
+    }
+}

@@ -1,0 +1,252 @@
+//! The SNS sink: `PublishBatch` in chunks of at most 10 entries and 256 KiB, each message
+//! with `MessageStructure=json` (the finding JSON as `default`, readable text for `email`),
+//! a subject under 100 characters, and the attributes subscriptions filter on: `severity`
+//! (Number), `severity_label`, `detector`, `account`.
+
+use std::collections::HashMap;
+
+use aws_sdk_sns::Client;
+use aws_sdk_sns::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
+
+use trailhound_core::alert::{Finding, render};
+
+/// SNS limits: entries per `PublishBatch`, bytes per message and per batch.
+pub const MAX_BATCH: usize = 10;
+pub const MAX_BYTES: usize = 256 * 1024;
+
+/// What SNS did with one batch.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct BatchOutcome {
+    /// Finding ids SNS accepted.
+    pub accepted: Vec<String>,
+    /// Finding ids SNS refused, with the reason.
+    pub failed: Vec<(String, String)>,
+}
+
+#[derive(Clone)]
+pub struct SnsSink {
+    client: Client,
+    topic_arn: String,
+}
+
+/// One SNS message for a finding, and its size as SNS counts it (body + subject + attributes).
+pub struct Message {
+    pub id: String,
+    pub entry: PublishBatchRequestEntry,
+    pub bytes: usize,
+}
+
+fn attr(data_type: &str, v: &str) -> MessageAttributeValue {
+    MessageAttributeValue::builder()
+        .data_type(data_type)
+        .string_value(v)
+        .build()
+        .expect("data type is set")
+}
+
+/// The `MessageStructure=json` body: `default` is the finding JSON (what SQS, Lambda, HTTP
+/// and `email-json` subscribers get), `email` the readable text.
+pub fn body(f: &Finding) -> String {
+    let json = serde_json::to_string(f).expect("a finding always serializes");
+    let mut email = render::email(f);
+    // Keep the whole message under SNS's limit: drop the text's evidence first.
+    if json.len() + email.len() + 1024 > MAX_BYTES {
+        email = format!(
+            "{}\n\n{}\n\nSeverity {} ({:.1}), detector {}, principal {}, finding id {}.\nThe evidence is too large for email: subscribe with email-json or SQS for the full finding.\n",
+            f.title, f.description, f.severity_label, f.severity, f.detector, f.principal, f.id
+        );
+    }
+    serde_json::json!({ "default": json, "email": email }).to_string()
+}
+
+/// The message for one finding.
+pub fn message(f: &Finding) -> Message {
+    let subject = render::subject(f);
+    let mut attrs = HashMap::new();
+    let mut bytes = 0;
+    let mut put = |name: &str, ty: &str, v: &str| {
+        if !v.is_empty() {
+            bytes += name.len() + ty.len() + v.len();
+            attrs.insert(name.to_string(), attr(ty, v));
+        }
+    };
+    put("severity", "Number", &format!("{}", f.severity));
+    put("severity_label", "String", &f.severity_label);
+    put("detector", "String", &f.detector);
+    put("account", "String", &f.account);
+    let text = body(f);
+    bytes += text.len() + subject.len();
+    let entry = PublishBatchRequestEntry::builder()
+        .id(&f.id)
+        .message(text)
+        .message_structure("json")
+        .subject(subject)
+        .set_message_attributes(Some(attrs))
+        .build()
+        .expect("id and message are set");
+    Message {
+        id: f.id.clone(),
+        entry,
+        bytes,
+    }
+}
+
+/// Splits messages into batches of at most [`MAX_BATCH`] entries and [`MAX_BYTES`] in all.
+pub fn batches(messages: Vec<Message>) -> Vec<Vec<Message>> {
+    let mut out: Vec<Vec<Message>> = Vec::new();
+    let mut size = 0;
+    for m in messages {
+        let full = out
+            .last()
+            .is_none_or(|b| b.len() >= MAX_BATCH || size + m.bytes > MAX_BYTES);
+        if full {
+            out.push(Vec::new());
+            size = 0;
+        }
+        size += m.bytes;
+        out.last_mut().expect("just pushed").push(m);
+    }
+    out
+}
+
+impl SnsSink {
+    pub fn new(client: Client, topic_arn: impl Into<String>) -> Self {
+        SnsSink {
+            client,
+            topic_arn: topic_arn.into(),
+        }
+    }
+
+    pub fn topic_arn(&self) -> &str {
+        &self.topic_arn
+    }
+
+    /// Publishes one batch. An error means SNS took none of it; otherwise the outcome says
+    /// which entries it accepted.
+    pub async fn publish_batch(&self, batch: Vec<Message>) -> anyhow::Result<BatchOutcome> {
+        let ids: Vec<String> = batch.iter().map(|m| m.id.clone()).collect();
+        let entries: Vec<PublishBatchRequestEntry> = batch.into_iter().map(|m| m.entry).collect();
+        let out = self
+            .client
+            .publish_batch()
+            .topic_arn(&self.topic_arn)
+            .set_publish_batch_request_entries(Some(entries))
+            .send()
+            .await
+            .map_err(|e| {
+                let hint = match e.code() {
+                    Some("NotFound") => {
+                        "; the topic does not exist: check TRAILHOUND_TOPIC_ARN and the deploy stack"
+                    }
+                    Some("AuthorizationError") => {
+                        "; allow sns:Publish on the topic in the function's role"
+                    }
+                    Some(c) if c.starts_with("KMS") => {
+                        "; allow kms:GenerateDataKey and kms:Decrypt on the topic's key in the function's role"
+                    }
+                    _ => "; the event will be retried",
+                };
+                anyhow::anyhow!(
+                    "SNS PublishBatch to {} failed for {} findings: {}{hint}",
+                    self.topic_arn,
+                    ids.len(),
+                    DisplayErrorContext(&e)
+                )
+            })?;
+        let mut outcome = BatchOutcome::default();
+        for s in out.successful() {
+            if let Some(id) = s.id() {
+                outcome.accepted.push(id.to_string());
+            }
+        }
+        for f in out.failed() {
+            outcome.failed.push((
+                f.id().to_string(),
+                format!("{}: {}", f.code(), f.message().unwrap_or("")),
+            ));
+        }
+        Ok(outcome)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn finding(id: &str, evidence_bytes: usize) -> Finding {
+        let mut evidence = serde_json::Map::new();
+        evidence.insert("blob".into(), serde_json::json!("x".repeat(evidence_bytes)));
+        evidence.insert("ratio".into(), serde_json::json!(41.0));
+        Finding {
+            schema_version: 1,
+            id: id.into(),
+            detector: "invoke-spike".into(),
+            finding_type: "Impact:Bedrock/InvokeModelSpike".into(),
+            severity: 7.5,
+            severity_label: "High".into(),
+            title: "t".into(),
+            description: "d".into(),
+            account: "111122223333".into(),
+            region: "us-east-1".into(),
+            principal: "arn:aws:sts::111122223333:assumed-role/support-bot-role/s".into(),
+            principal_key: "arn:aws:iam::111122223333:role/support-bot-role".into(),
+            principal_type: "AssumedRole".into(),
+            first_seen: "2026-10-01T00:00:00Z".into(),
+            last_seen: "2026-10-01T00:00:00Z".into(),
+            count: 1,
+            evidence,
+            sources: vec![],
+        }
+    }
+
+    #[test]
+    fn messages_carry_json_email_subject_and_attributes() {
+        let f = finding("0123456789abcdef0123456789abcdef", 10);
+        let m = message(&f);
+        assert_eq!(m.entry.message_structure(), Some("json"));
+        assert_eq!(
+            m.entry.subject(),
+            Some("[High] invoke-spike: support-bot-role 41x usual Bedrock calls")
+        );
+        let body: serde_json::Value = serde_json::from_str(m.entry.message()).unwrap();
+        let back: Finding = serde_json::from_str(body["default"].as_str().unwrap()).unwrap();
+        assert_eq!(back, f);
+        assert!(
+            body["email"]
+                .as_str()
+                .unwrap()
+                .contains("Severity:   High (7.5)")
+        );
+        let a = m.entry.message_attributes().unwrap();
+        assert_eq!(a["severity"].data_type(), "Number");
+        assert_eq!(a["severity"].string_value(), Some("7.5"));
+        assert_eq!(a["severity_label"].string_value(), Some("High"));
+        assert_eq!(a["detector"].string_value(), Some("invoke-spike"));
+        assert_eq!(a["account"].string_value(), Some("111122223333"));
+    }
+
+    #[test]
+    fn batches_respect_count_and_bytes() {
+        let small: Vec<Message> = (0..23)
+            .map(|i| message(&finding(&format!("{i:032x}"), 10)))
+            .collect();
+        let b = batches(small);
+        assert_eq!(b.iter().map(Vec::len).collect::<Vec<_>>(), [10, 10, 3]);
+        // ~60 KB each (JSON + email text): four fit under 256 KiB.
+        let big: Vec<Message> = (0..6)
+            .map(|i| message(&finding(&format!("{i:032x}"), 30_000)))
+            .collect();
+        assert!(big.iter().all(|m| m.bytes < MAX_BYTES));
+        let b = batches(big);
+        assert!(
+            b.iter()
+                .all(|x| x.iter().map(|m| m.bytes).sum::<usize>() <= MAX_BYTES)
+        );
+        assert_eq!(b.iter().map(Vec::len).sum::<usize>(), 6);
+        assert!(b.len() >= 2);
+        // A finding too large for JSON plus text keeps the JSON whole and shortens the text.
+        let huge = message(&finding("f", 150_000));
+        assert!(huge.bytes < MAX_BYTES, "{}", huge.bytes);
+    }
+}

@@ -1,0 +1,244 @@
+//! The normalized activity every detector sees: one small struct per record, built once.
+//! Strings are shared `Arc<str>` interned per object, so a busy principal costs one copy.
+
+pub mod decode;
+pub mod normalize;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Arc;
+
+pub use decode::{Decoded, decode_object};
+
+use crate::geo::{CountryCode, Geo, GeoInfo, SourceAddr};
+
+/// Which log a record came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Source {
+    Cloudtrail,
+    Invocation,
+}
+
+#[derive(Debug, Clone)]
+pub struct Activity {
+    /// Event time, Unix seconds.
+    pub time: i64,
+    pub source: Source,
+    pub account: Arc<str>,
+    pub region: Arc<str>,
+    /// Full ARN as logged.
+    pub principal: Arc<str>,
+    /// The identity that owns the baseline (see [`principal_key`]).
+    pub principal_key: Arc<str>,
+    pub principal_type: Arc<str>,
+    pub access_key_id: Option<Arc<str>>,
+    pub event_source: Arc<str>,
+    pub event_name: Arc<str>,
+    pub error_code: Option<Arc<str>>,
+    pub source_ip: Option<IpAddr>,
+    /// The raw `sourceIPAddress` when it is not an address (service name, `AWS Internal`).
+    pub source_host: Option<Arc<str>>,
+    pub country: Option<CountryCode>,
+    pub asn: Option<u32>,
+    pub user_agent: Option<Arc<str>>,
+    pub model_id: Option<Arc<str>>,
+    pub input_tokens: u64,
+    pub output_tokens: u64,
+    pub bucket: Option<Arc<str>>,
+    pub key: Option<Arc<str>>,
+    pub bytes_out: u64,
+    pub request_id: Option<Arc<str>>,
+    pub vpc_endpoint: bool,
+    pub invoked_by: Option<Arc<str>>,
+    pub guardrail_intervened: bool,
+    /// Kind and masked form of a secret found in a prompt or completion.
+    pub secret: Option<(&'static str, Arc<str>)>,
+    /// Index of the log object in the batch it was read from.
+    pub object: u32,
+}
+
+/// Interns strings per object and caches geo lookups per address.
+pub struct Normalizer<'g> {
+    geo: &'g Geo,
+    strings: FastMap<Box<str>, Arc<str>>,
+    geo_cache: FastMap<IpAddr, GeoInfo>,
+    keys: FastMap<Arc<str>, (Arc<str>, Arc<str>)>,
+}
+
+/// Per-object caches hash short, trusted strings: foldhash is several times faster than SipHash.
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+impl<'g> Normalizer<'g> {
+    pub fn new(geo: &'g Geo) -> Self {
+        Normalizer {
+            geo,
+            strings: FastMap::default(),
+            geo_cache: FastMap::default(),
+            keys: FastMap::default(),
+        }
+    }
+
+    pub fn intern(&mut self, s: &str) -> Arc<str> {
+        if let Some(a) = self.strings.get(s) {
+            return a.clone();
+        }
+        if self.strings.len() > 100_000 {
+            self.strings.clear(); // bounded: high-cardinality values should not pile up
+        }
+        let a: Arc<str> = Arc::from(s);
+        self.strings.insert(s.into(), a.clone());
+        a
+    }
+
+    pub fn intern_opt(&mut self, s: Option<&str>) -> Option<Arc<str>> {
+        s.filter(|s| !s.is_empty()).map(|s| self.intern(s))
+    }
+
+    /// Classifies and geolocates a source address.
+    pub fn source(
+        &mut self,
+        raw: Option<&str>,
+        vpc_endpoint: bool,
+    ) -> (Option<IpAddr>, Option<Arc<str>>, GeoInfo) {
+        let Some(raw) = raw else {
+            return (None, None, GeoInfo::default());
+        };
+        match crate::geo::classify(raw) {
+            SourceAddr::Public(ip) if !vpc_endpoint => {
+                let geo = self.geo;
+                let info = *self.geo_cache.entry(ip).or_insert_with(|| geo.lookup(ip));
+                (Some(ip), None, info)
+            }
+            SourceAddr::Public(ip) | SourceAddr::Private(ip) => {
+                (Some(ip), None, GeoInfo::default())
+            }
+            SourceAddr::Service | SourceAddr::Other => {
+                (None, Some(self.intern(raw)), GeoInfo::default())
+            }
+        }
+    }
+
+    /// Principal key and type for an ARN (memoized per object).
+    pub fn principal(&mut self, arn: &Arc<str>, logged_type: Option<&str>) -> (Arc<str>, Arc<str>) {
+        if let Some(k) = self.keys.get(arn) {
+            return k.clone();
+        }
+        let key = principal_key(arn);
+        let key = if *key == **arn {
+            arn.clone()
+        } else {
+            self.intern(&key)
+        };
+        let ty = self.intern(
+            logged_type
+                .filter(|t| !t.is_empty())
+                .unwrap_or_else(|| principal_type(arn)),
+        );
+        self.keys.insert(arn.clone(), (key.clone(), ty.clone()));
+        (key, ty)
+    }
+}
+
+/// The identity that owns a baseline.
+///
+/// - Assumed roles key on the role (`arn:aws:iam::<acct>:role/<name>`): machine sessions change
+///   names every hour. Human sessions keep the session: IAM Identity Center roles
+///   (`AWSReservedSSO_*`) and sessions named after a person (an `@` in the session name,
+///   as console federation writes them).
+/// - IAM users, root and federated users key on their ARN.
+pub fn principal_key(arn: &str) -> std::borrow::Cow<'_, str> {
+    if let Some((head, rest)) = arn.split_once(":assumed-role/") {
+        let (role, session) = rest.split_once('/').unwrap_or((rest, ""));
+        if role.starts_with("AWSReservedSSO_") || session.contains('@') {
+            return arn.into();
+        }
+        // head = arn:<partition>:sts::<acct>
+        let mut parts = head.splitn(5, ':');
+        let (_, partition, _, _, acct) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        );
+        return format!(
+            "arn:{}:iam::{}:role/{}",
+            partition.unwrap_or("aws"),
+            acct.unwrap_or(""),
+            role
+        )
+        .into();
+    }
+    arn.into()
+}
+
+/// `userIdentity.type` inferred from an ARN, for invocation logs (which log only the ARN).
+pub fn principal_type(arn: &str) -> &'static str {
+    if arn.contains(":assumed-role/") {
+        "AssumedRole"
+    } else if arn.contains(":user/") {
+        "IAMUser"
+    } else if arn.ends_with(":root") {
+        "Root"
+    } else if arn.contains(":federated-user/") {
+        "FederatedUser"
+    } else if arn.contains(":role/") {
+        "Role"
+    } else {
+        "Unknown"
+    }
+}
+
+/// A short human name for titles: the role or user name, or the person of a human session.
+pub fn principal_name(key: &str) -> String {
+    if let Some((_, rest)) = key.split_once(":assumed-role/") {
+        let (role, session) = rest.split_once('/').unwrap_or((rest, ""));
+        return if session.is_empty() {
+            role.to_string()
+        } else {
+            format!("{session} ({role})")
+        };
+    }
+    if key.ends_with(":root") {
+        return "root".to_string();
+    }
+    key.rsplit(['/', ':'])
+        .next()
+        .filter(|s| !s.is_empty())
+        .unwrap_or(key)
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn principal_keys() {
+        assert_eq!(
+            principal_key(
+                "arn:aws:sts::111122223333:assumed-role/support-bot-role/botocore-session-1"
+            ),
+            "arn:aws:iam::111122223333:role/support-bot-role"
+        );
+        let sso = "arn:aws:sts::444455556666:assumed-role/AWSReservedSSO_DataScientist_0123/bob@example.com";
+        assert_eq!(principal_key(sso), sso);
+        let console = "arn:aws-us-gov:sts::1:assumed-role/Admin/carol@example.com";
+        assert_eq!(principal_key(console), console);
+        assert_eq!(
+            principal_key("arn:aws:iam::1:user/alice"),
+            "arn:aws:iam::1:user/alice"
+        );
+        assert_eq!(
+            principal_name("arn:aws:iam::111122223333:role/support-bot-role"),
+            "support-bot-role"
+        );
+        assert_eq!(
+            principal_name(sso),
+            "bob@example.com (AWSReservedSSO_DataScientist_0123)"
+        );
+        assert_eq!(principal_name("arn:aws:iam::1:root"), "root");
+        assert_eq!(principal_type("arn:aws:iam::1:user/alice"), "IAMUser");
+    }
+}

@@ -1,0 +1,289 @@
+//! Record → [`Activity`]: validation, principal key, geo. Wrapped events (`{"event": …}` from
+//! SIEM exports, `{"detail": …}` from EventBridge archives) are unwrapped here.
+
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::decode::DecodeCtx;
+use super::{Activity, Source};
+use crate::record::BadRecord;
+use crate::record::cloudtrail::CtRecord;
+use crate::record::content::{self, ContentFlags};
+use crate::record::invocation::InvRecord;
+
+#[derive(Deserialize)]
+struct Wrapper<'a> {
+    #[serde(borrow)]
+    event: Option<&'a RawValue>,
+    #[serde(borrow)]
+    detail: Option<&'a RawValue>,
+}
+
+/// The inner event of a wrapper line, if the line is one.
+fn unwrap(bytes: &[u8]) -> Option<&[u8]> {
+    let w: Wrapper = serde_json::from_slice(bytes).ok()?;
+    w.event
+        .or(w.detail)
+        .map(|r| r.get().as_bytes())
+        .filter(|b| b.first() == Some(&b'{'))
+}
+
+fn json_error(ctx: &mut DecodeCtx<'_, '_>, e: &serde_json::Error) {
+    // The message names line/column only: serde_json errors never quote the input.
+    let why = if e.is_data() {
+        BadRecord::WrongSchema
+    } else {
+        BadRecord::NotJson
+    };
+    ctx.bad(
+        why,
+        &format!("at column {}: {}", e.column(), e.classify_kind()),
+    );
+}
+
+trait Classify {
+    fn classify_kind(&self) -> &'static str;
+}
+
+impl Classify for serde_json::Error {
+    fn classify_kind(&self) -> &'static str {
+        match self.classify() {
+            serde_json::error::Category::Io => "read error",
+            serde_json::error::Category::Syntax => "invalid JSON",
+            serde_json::error::Category::Data => "a field has the wrong type",
+            serde_json::error::Category::Eof => "truncated JSON",
+        }
+    }
+}
+
+fn valid_region(r: &str) -> bool {
+    // us-east-1, us-gov-west-1, ap-southeast-5, il-central-1 …
+    let mut parts = r.split('-');
+    let first = parts.next().unwrap_or("");
+    let rest: Vec<&str> = parts.collect();
+    first.len() == 2
+        && first.bytes().all(|b| b.is_ascii_lowercase())
+        && rest.len() >= 2
+        && rest
+            .last()
+            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+        && rest[..rest.len() - 1]
+            .iter()
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+}
+
+pub(crate) fn cloudtrail(ctx: &mut DecodeCtx<'_, '_>, bytes: &[u8]) {
+    let r: CtRecord = match serde_json::from_slice(bytes) {
+        Ok(r) => r,
+        Err(e) => return json_error(ctx, &e),
+    };
+    if r.event_name.is_none()
+        && r.event_time.is_none()
+        && let Some(inner) = unwrap(bytes)
+    {
+        if memchr::memmem::find(inner, b"\"schemaType\"").is_some() {
+            return invocation(ctx, inner);
+        }
+        return cloudtrail(ctx, inner);
+    }
+    let (Some(name), Some(source)) = (r.event_name.as_deref(), r.event_source.as_deref()) else {
+        return ctx.bad(
+            BadRecord::MissingField,
+            "eventName or eventSource is missing",
+        );
+    };
+    let Some(raw_time) = r.event_time.as_deref() else {
+        return ctx.bad(BadRecord::MissingField, "eventTime is missing");
+    };
+    let Some(time) = crate::time::parse(raw_time) else {
+        return ctx.bad(BadRecord::BadTime, "eventTime is not a timestamp");
+    };
+    let uid = r.user_identity.as_ref();
+    let kind = uid.and_then(|u| u.kind.as_deref());
+    let account_raw = r
+        .recipient_account_id
+        .as_deref()
+        .or_else(|| uid.and_then(|u| u.account_id.as_deref()))
+        .unwrap_or("");
+    let invoked_by = uid.and_then(|u| u.invoked_by.as_deref());
+    let arn_owned;
+    let arn: &str = match uid.and_then(|u| u.arn.as_deref()) {
+        Some(a) if !a.is_empty() => a,
+        _ => {
+            arn_owned = match (kind, invoked_by) {
+                (Some("AWSService"), Some(svc)) => svc.to_string(),
+                (Some("Root"), _) => format!("arn:aws:iam::{account_raw}:root"),
+                (k, _) => {
+                    let pid = uid.and_then(|u| u.principal_id.as_deref()).unwrap_or("");
+                    format!("{}:{}:{}", account_raw, k.unwrap_or("Unknown"), pid)
+                }
+            };
+            &arn_owned
+        }
+    };
+    let region = r.aws_region.as_deref().unwrap_or("");
+    if !region.is_empty() && !valid_region(region) {
+        ctx.odd("region");
+    }
+    let vpc = r.vpc_endpoint_id.as_deref().is_some_and(|v| !v.is_empty());
+    let raw_ip = r.source_ip_address.as_deref();
+    if raw_ip.is_some_and(|ip| {
+        ip.split('.').count() == 4 && ip.split('.').any(|p| p.len() > 1 && p.starts_with('0'))
+    }) {
+        ctx.odd("source-ip-leading-zero");
+    }
+    let params = r.params();
+    let n = &mut *ctx.norm;
+    let principal = n.intern(arn);
+    let (principal_key, principal_type) = n.principal(&principal, kind);
+    let (source_ip, source_host, geo) = n.source(raw_ip, vpc);
+    if source_ip.is_none()
+        && source_host
+            .as_deref()
+            .is_some_and(|h| crate::geo::classify(h) == crate::geo::SourceAddr::Other)
+    {
+        ctx.odd("source-ip");
+    }
+    let n = &mut *ctx.norm;
+    let a = Activity {
+        time,
+        source: Source::Cloudtrail,
+        account: n.intern(account_raw),
+        region: n.intern(region),
+        principal,
+        principal_key,
+        principal_type,
+        access_key_id: n.intern_opt(uid.and_then(|u| u.access_key_id.as_deref())),
+        event_source: n.intern(source),
+        event_name: n.intern(name),
+        error_code: n.intern_opt(r.error_code.as_deref()),
+        source_ip,
+        source_host,
+        country: geo.country,
+        asn: geo.asn,
+        user_agent: n.intern_opt(r.user_agent.as_deref()),
+        model_id: n.intern_opt(params.model_id.as_deref()),
+        input_tokens: 0,
+        output_tokens: 0,
+        bucket: n.intern_opt(params.bucket_name.as_deref()),
+        key: params
+            .key
+            .as_deref()
+            .filter(|k| !k.is_empty())
+            .map(std::sync::Arc::from),
+        bytes_out: r.bytes_out(),
+        request_id: r
+            .request_id
+            .as_deref()
+            .or(r.event_id.as_deref())
+            .map(std::sync::Arc::from),
+        vpc_endpoint: vpc,
+        invoked_by: n.intern_opt(invoked_by),
+        guardrail_intervened: false,
+        secret: None,
+        object: ctx.index,
+    };
+    ctx.push(a);
+}
+
+pub(crate) fn invocation(ctx: &mut DecodeCtx<'_, '_>, bytes: &[u8]) {
+    let r: InvRecord = match serde_json::from_slice(bytes) {
+        Ok(r) => r,
+        Err(e) => return json_error(ctx, &e),
+    };
+    if r.schema_type.is_none()
+        && r.operation.is_none()
+        && let Some(inner) = unwrap(bytes)
+    {
+        return invocation(ctx, inner);
+    }
+    if r.schema_type
+        .as_deref()
+        .is_some_and(|s| s != "ModelInvocationLog")
+    {
+        return ctx.bad(
+            BadRecord::WrongSchema,
+            "schemaType is not ModelInvocationLog",
+        );
+    }
+    let Some(arn) = r
+        .identity
+        .as_ref()
+        .and_then(|i| i.arn.as_deref())
+        .filter(|a| !a.is_empty())
+    else {
+        return ctx.bad(BadRecord::MissingField, "identity.arn is missing");
+    };
+    let (Some(op), Some(model)) = (r.operation.as_deref(), r.model_id.as_deref()) else {
+        return ctx.bad(BadRecord::MissingField, "operation or modelId is missing");
+    };
+    let Some(raw_time) = r.timestamp.as_deref() else {
+        return ctx.bad(BadRecord::MissingField, "timestamp is missing");
+    };
+    let Some(time) = crate::time::parse(raw_time) else {
+        return ctx.bad(BadRecord::BadTime, "timestamp is not a timestamp");
+    };
+    let mut flags = ContentFlags::default();
+    content::scan(r.prompt(), &mut flags);
+    content::scan(r.completion(), &mut flags);
+    let region = r.region.as_deref().unwrap_or("");
+    if !region.is_empty() && !valid_region(region) {
+        ctx.odd("region");
+    }
+    let account = r.account_id.as_deref().unwrap_or("");
+    if !(account.len() == 12 && account.bytes().all(|b| b.is_ascii_digit())) {
+        ctx.odd("account");
+    }
+    let n = &mut *ctx.norm;
+    let principal = n.intern(arn);
+    let (principal_key, principal_type) = n.principal(&principal, None);
+    let a = Activity {
+        time,
+        source: Source::Invocation,
+        account: n.intern(account),
+        region: n.intern(region),
+        principal,
+        principal_key,
+        principal_type,
+        access_key_id: None,
+        event_source: n.intern("bedrock.amazonaws.com"),
+        event_name: n.intern(op),
+        error_code: n.intern_opt(r.error_code.as_deref()),
+        source_ip: None,
+        source_host: None,
+        country: None,
+        asn: None,
+        user_agent: None,
+        model_id: Some(n.intern(model)),
+        input_tokens: r.input_tokens(),
+        output_tokens: r.output_tokens(),
+        bucket: None,
+        key: None,
+        bytes_out: 0,
+        request_id: r.request_id.as_deref().map(std::sync::Arc::from),
+        vpc_endpoint: false,
+        invoked_by: None,
+        guardrail_intervened: flags.guardrail_intervened,
+        secret: flags.secret.map(|(k, m)| (k, std::sync::Arc::from(m))),
+        object: ctx.index,
+    };
+    ctx.push(a);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn regions() {
+        for r in [
+            "us-east-1",
+            "us-gov-west-1",
+            "ap-southeast-5",
+            "il-central-1",
+        ] {
+            assert!(super::valid_region(r), "{r}");
+        }
+        for r in ["moon", "US-EAST-1", "us-east", "useast1", "us--1"] {
+            assert!(!super::valid_region(r), "{r}");
+        }
+    }
+}

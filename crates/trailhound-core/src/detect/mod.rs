@@ -1,0 +1,138 @@
+//! Detection: detector files (data) compiled into detectors of a few kinds (code), run by
+//! the engine over each object's activities against per-entity state.
+
+pub mod engine;
+mod kinds;
+pub mod matcher;
+pub mod spec;
+
+use std::collections::HashMap;
+
+use serde_json::{Map, Value};
+
+pub use engine::{Engine, EngineError};
+pub use spec::{Spec, SpecError};
+
+use crate::activity::Activity;
+use crate::state::EntityState;
+
+/// Detector ids are a contract (ARCHITECTURE.md): findings carry them, users filter on them.
+pub const KNOWN_IDS: &[&str] = &[
+    "invoke-spike",
+    "token-spike",
+    "unusual-geo",
+    "impossible-travel",
+    "training-data-access",
+    "s3-exfil-volume",
+    "llmjacking-recon",
+    "bedrock-probing",
+    "model-access-enabled",
+    "logging-tampering",
+    "gpu-provisioning",
+    "secret-in-prompt",
+    "guardrail-interventions",
+    "attack-tool-agent",
+    "ai-role-iam-change",
+    "unapproved-model",
+];
+
+/// The shipped detector files (every `detectors/*.toml`), embedded into the binary as the
+/// defaults by `build.rs`.
+pub const DEFAULTS: &[(&str, &str)] = include!(concat!(env!("OUT_DIR"), "/detectors.rs"));
+
+/// What a detector sees for one activity.
+pub struct Ctx<'a> {
+    /// The activity's principal.
+    pub principal: &'a mut EntityState,
+    /// Other entities loaded for this object (buckets), by entity key.
+    pub others: &'a mut HashMap<String, EntityState>,
+    pub learning: i64,
+    pub(crate) alerts: &'a mut engine::Alerts,
+}
+
+/// A compiled detector of one kind.
+pub trait Detector: Send + Sync {
+    fn spec(&self) -> &Spec;
+    /// Entities besides the principal this activity needs (e.g. `b#<bucket>`).
+    fn extra_entities(&self, _a: &Activity, _out: &mut Vec<String>) {}
+    /// Updates state with the activity and raises or updates findings.
+    fn observe(&self, ctx: &mut Ctx<'_>, a: &Activity);
+}
+
+/// Adds `v` to the array `field` of the evidence unless present; keeps at most `cap` values.
+pub(crate) fn push_unique(ev: &mut Map<String, Value>, field: &str, v: &str, cap: usize) {
+    let arr = ev.entry(field).or_insert_with(|| Value::Array(Vec::new()));
+    if let Value::Array(a) = arr
+        && a.len() < cap
+        && !a.iter().any(|x| x.as_str() == Some(v))
+    {
+        a.push(Value::String(v.to_string()));
+    }
+}
+
+/// Fills `{name}` placeholders.
+pub(crate) fn render(template: &str, vars: &[(&str, String)]) -> String {
+    let mut out = String::with_capacity(template.len() + 32);
+    let mut rest = template;
+    while let Some(i) = rest.find('{') {
+        out.push_str(&rest[..i]);
+        let after = &rest[i + 1..];
+        match after.find('}') {
+            Some(j) => {
+                let name = &after[..j];
+                match vars.iter().find(|(k, _)| *k == name) {
+                    Some((_, v)) => out.push_str(v),
+                    None => {
+                        out.push('{');
+                        out.push_str(name);
+                        out.push('}');
+                    }
+                }
+                rest = &after[j + 1..];
+            }
+            None => {
+                out.push_str(&rest[i..]);
+                rest = "";
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// `2340` → `2,340`.
+pub(crate) fn thousands(n: u64) -> String {
+    let s = n.to_string();
+    let mut out = String::with_capacity(s.len() + s.len() / 3);
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn templates_and_numbers() {
+        assert_eq!(
+            render("{a} did {b} {c}", &[("a", "x".into()), ("b", "y".into())]),
+            "x did y {c}"
+        );
+        assert_eq!(thousands(2340), "2,340");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+    }
+
+    #[test]
+    fn shipped_detectors_parse() {
+        for (file, text) in DEFAULTS {
+            Spec::parse(file, text).unwrap();
+        }
+        assert!(Engine::defaults(7 * 86_400).is_ok());
+    }
+}

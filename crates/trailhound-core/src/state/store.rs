@@ -1,0 +1,221 @@
+//! The `Store` trait: load and commit per-entity state, once per log object.
+//!
+//! Semantics every implementation keeps (the DynamoDB store included):
+//! - `load` returns the current state and version of each entity (version 0: absent), and
+//!   whether the object was already applied, with the findings it raised that are not yet
+//!   published.
+//! - `commit` writes all entities and marks the object applied, atomically, only if no entity
+//!   changed since `load` (optimistic concurrency) and the object is not yet applied; else it
+//!   returns [`Commit::Conflict`] and the caller loads and applies again.
+//! - `mark_published` records that findings were accepted by the sink, so a retry of the
+//!   object publishes only what is still pending.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::Path;
+use std::sync::Mutex;
+
+use anyhow::Context;
+use serde::{Deserialize, Serialize};
+
+use super::{ENTITY_TTL_SECS, EntityState};
+use crate::finding::Finding;
+use crate::ingest::ObjectRef;
+
+/// States as loaded, with the version each was read at.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub states: HashMap<String, EntityState>,
+    pub versions: HashMap<String, u64>,
+    /// Set when the object was applied before: its findings not yet published.
+    pub applied: Option<Vec<Finding>>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Commit {
+    Done,
+    /// An entity changed since `load`, or another invocation applied the object first.
+    Conflict,
+}
+
+#[allow(async_fn_in_trait)]
+pub trait Store: Sync {
+    async fn load(&self, object: &ObjectRef, keys: &[String]) -> anyhow::Result<Snapshot>;
+    async fn commit(
+        &self,
+        object: &ObjectRef,
+        base: &Snapshot,
+        states: &HashMap<String, EntityState>,
+        outbox: &[Finding],
+    ) -> anyhow::Result<Commit>;
+    async fn mark_published(&self, object: &ObjectRef, ids: &[String]) -> anyhow::Result<()>;
+
+    /// Waits before attempt `attempt + 1` after a [`Commit::Conflict`]. Stores shared by
+    /// concurrent writers back off (with random jitter, so contenders do not retry in
+    /// lockstep); the memory store has no other writer to wait for.
+    async fn backoff(&self, attempt: u32) {
+        let _ = attempt;
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Inner {
+    entities: BTreeMap<String, Versioned>,
+    /// AppliedObject objects by identity: the newest event time seen in them, findings pending.
+    objects: BTreeMap<String, AppliedObject>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct Versioned {
+    version: u64,
+    state: EntityState,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+struct AppliedObject {
+    last_seen: i64,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pending: Vec<Finding>,
+}
+
+/// In-memory store for replay and tests, saved to and loaded from a JSON file.
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+/// The file format of `--state`.
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    trailhound_state: u32,
+    // Not `#[serde(flatten)]`: flattening buffers the content and loses integer map keys.
+    state: Inner,
+}
+
+impl MemoryStore {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn load_file(path: &Path) -> anyhow::Result<Self> {
+        let bytes = std::fs::read(path)
+            .with_context(|| format!("could not read the state file {}", path.display()))?;
+        let file: StateFile = serde_json::from_slice(&bytes).with_context(|| {
+            format!("{} is not a trailhound state file (written by `replay --state`); delete it to start afresh", path.display())
+        })?;
+        anyhow::ensure!(
+            file.trailhound_state == 1,
+            "{}: unsupported state version {}",
+            path.display(),
+            file.trailhound_state
+        );
+        Ok(MemoryStore {
+            inner: Mutex::new(file.state),
+        })
+    }
+
+    /// Writes the state (pruned of entities idle past the TTL) atomically: temp file + rename.
+    pub fn save_file(&self, path: &Path) -> anyhow::Result<()> {
+        let mut inner = self.inner.lock().expect("store lock");
+        let newest = inner
+            .entities
+            .values()
+            .map(|v| v.state.last_seen)
+            .max()
+            .unwrap_or(0);
+        inner
+            .entities
+            .retain(|_, v| newest - v.state.last_seen <= ENTITY_TTL_SECS);
+        inner
+            .objects
+            .retain(|_, o| newest - o.last_seen <= ENTITY_TTL_SECS || !o.pending.is_empty());
+        let file = StateFile {
+            trailhound_state: 1,
+            state: std::mem::take(&mut *inner),
+        };
+        let json = serde_json::to_vec(&file)?;
+        *inner = file.state;
+        let tmp = path.with_extension("tmp");
+        std::fs::write(&tmp, json).with_context(|| format!("could not write {}", tmp.display()))?;
+        std::fs::rename(&tmp, path)
+            .with_context(|| format!("could not replace {}", path.display()))?;
+        Ok(())
+    }
+
+    /// Number of entities held (for summaries and tests).
+    pub fn len(&self) -> usize {
+        self.inner.lock().expect("store lock").entities.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// A copy of one entity's state.
+    pub fn get(&self, key: &str) -> Option<EntityState> {
+        self.inner
+            .lock()
+            .expect("store lock")
+            .entities
+            .get(key)
+            .map(|v| v.state.clone())
+    }
+}
+
+impl Store for MemoryStore {
+    async fn load(&self, object: &ObjectRef, keys: &[String]) -> anyhow::Result<Snapshot> {
+        let inner = self.inner.lock().expect("store lock");
+        let mut snap = Snapshot::default();
+        if let Some(a) = inner.objects.get(&object.identity()) {
+            snap.applied = Some(a.pending.clone());
+            return Ok(snap);
+        }
+        for k in keys {
+            let v = inner.entities.get(k).cloned().unwrap_or_default();
+            snap.versions.insert(k.clone(), v.version);
+            snap.states.insert(k.clone(), v.state);
+        }
+        Ok(snap)
+    }
+
+    async fn commit(
+        &self,
+        object: &ObjectRef,
+        base: &Snapshot,
+        states: &HashMap<String, EntityState>,
+        findings: &[Finding],
+    ) -> anyhow::Result<Commit> {
+        let mut inner = self.inner.lock().expect("store lock");
+        let id = object.identity();
+        if inner.objects.contains_key(&id) {
+            return Ok(Commit::Conflict);
+        }
+        for (k, v) in &base.versions {
+            if inner.entities.get(k).map_or(0, |e| e.version) != *v {
+                return Ok(Commit::Conflict);
+            }
+        }
+        let mut last_seen = 0;
+        for (k, s) in states {
+            last_seen = last_seen.max(s.last_seen);
+            let e = inner.entities.entry(k.clone()).or_default();
+            e.version += 1;
+            e.state = s.clone();
+        }
+        inner.objects.insert(
+            id,
+            AppliedObject {
+                last_seen,
+                pending: findings.to_vec(),
+            },
+        );
+        Ok(Commit::Done)
+    }
+
+    async fn mark_published(&self, object: &ObjectRef, ids: &[String]) -> anyhow::Result<()> {
+        let mut inner = self.inner.lock().expect("store lock");
+        if let Some(a) = inner.objects.get_mut(&object.identity()) {
+            a.pending.retain(|f| !ids.contains(&f.id));
+        }
+        Ok(())
+    }
+}

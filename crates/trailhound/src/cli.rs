@@ -1,0 +1,256 @@
+//! Command-line interface. `main` only parses arguments and picks a driver.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::replay::{self, UsageError};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "trailhound",
+    version,
+    about = "Threat detection for AI workloads on AWS: CloudTrail and Bedrock invocation logs"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Replay archived logs (local files or folders) and print the findings the Lambda would raise.
+    Replay(ReplayArgs),
+    /// Inspect detector files.
+    #[command(subcommand)]
+    Detectors(DetectorsCmd),
+    /// Run as the AWS Lambda function (also chosen when AWS_LAMBDA_RUNTIME_API is set).
+    Lambda,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DetectorsCmd {
+    /// Validate the detector files in a folder; reports file, field and reason of each error.
+    Check { dir: PathBuf },
+    /// List detectors: id, kind, severity, title.
+    List {
+        /// Folder of detector files (default: the embedded detectors).
+        #[arg(long)]
+        detectors: Option<PathBuf>,
+    },
+}
+
+#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Table,
+    Jsonl,
+}
+
+#[derive(Parser, Debug)]
+pub struct ReplayArgs {
+    /// Files or folders (walked recursively) of .json.gz, .json, .jsonl(.gz) objects laid out as in S3.
+    #[arg(required = true)]
+    pub paths: Vec<String>,
+    /// Output format on stdout.
+    #[arg(long, value_enum, default_value_t = Format::Table)]
+    pub format: Format,
+    /// Folder of detector files (default: the embedded detectors).
+    #[arg(long)]
+    pub detectors: Option<PathBuf>,
+    /// MMDB geo database (default: $TRAILHOUND_GEOIP, else geo/country.mmdb).
+    #[arg(long)]
+    pub geoip: Option<PathBuf>,
+    /// Load state from FILE before, save it after (continue where the last replay stopped).
+    #[arg(long)]
+    pub state: Option<PathBuf>,
+    /// Only events at or after this time (RFC 3339).
+    #[arg(long, value_parser = parse_time)]
+    pub since: Option<i64>,
+    /// Only events before this time (RFC 3339).
+    #[arg(long, value_parser = parse_time)]
+    pub until: Option<i64>,
+    /// Learning period before baseline detectors may fire.
+    #[arg(long, default_value = "7d", value_parser = parse_duration)]
+    pub learning: i64,
+    /// Cap on inflated bytes per object (decompression bombs stop here), e.g. 512MB, 2GiB.
+    #[arg(long, default_value = "2GiB", value_parser = parse_size)]
+    pub max_object_bytes: u64,
+    /// Do not draw the progress bar.
+    #[arg(long)]
+    pub no_progress: bool,
+}
+
+fn parse_time(s: &str) -> Result<i64, String> {
+    trailhound_core::time::parse(s)
+        .ok_or_else(|| format!("`{s}` is not a time such as 2026-10-09T00:00:00Z"))
+}
+
+fn parse_duration(s: &str) -> Result<i64, String> {
+    trailhound_core::time::parse_duration(s)
+        .ok_or_else(|| format!("`{s}` is not a duration such as 7d, 12h"))
+}
+
+/// `1048576`, `10MB`, `512MiB`, `2GiB`.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (n, unit) = t.split_at(split);
+    let n: u64 = n
+        .parse()
+        .map_err(|_| format!("`{s}` is not a size such as 512MB or 2GiB"))?;
+    let mult: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" => 1_000,
+        "kib" => 1 << 10,
+        "mb" => 1_000_000,
+        "mib" => 1 << 20,
+        "gb" => 1_000_000_000,
+        "gib" => 1 << 30,
+        _ => {
+            return Err(format!(
+                "`{s}`: unknown unit (B, KB, KiB, MB, MiB, GB, GiB)"
+            ));
+        }
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("`{s}` is too large"))
+}
+
+fn init_logs() {
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into());
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+/// Runs the CLI and returns the process exit code: 0 ran fine (findings or not), 2 usage or
+/// configuration error, 1 anything else.
+pub fn main() -> i32 {
+    if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
+        return trailhound_aws::lambda::main();
+    }
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() { 2 } else { 0 };
+        }
+    };
+    if matches!(cli.command, Command::Lambda) {
+        return trailhound_aws::lambda::main();
+    }
+    init_logs();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            if e.downcast_ref::<UsageError>().is_some() {
+                2
+            } else {
+                1
+            }
+        }
+    }
+}
+
+fn run(cli: Cli) -> anyhow::Result<i32> {
+    match cli.command {
+        Command::Replay(args) => {
+            let opts = replay::Options {
+                paths: args.paths,
+                detectors: args.detectors,
+                geoip: args.geoip,
+                state: args.state,
+                since: args.since,
+                until: args.until,
+                learning: args.learning,
+                limits: trailhound_core::record::Limits {
+                    max_object_bytes: args.max_object_bytes,
+                    ..Default::default()
+                },
+                progress: !args.no_progress,
+            };
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let out = rt.block_on(replay::run(&opts))?;
+            let text = match args.format {
+                Format::Jsonl => trailhound_core::alert::render::jsonl(&out.findings),
+                Format::Table => trailhound_core::alert::render::table(&out.findings),
+            };
+            let mut stdout = std::io::stdout().lock();
+            stdout.write_all(text.as_bytes())?;
+            stdout.flush()?;
+            eprintln!("{}", replay::summary(&out));
+            Ok(0)
+        }
+        Command::Detectors(DetectorsCmd::Check { dir }) => {
+            let files = trailhound_core::detect::spec::read_dir(&dir)
+                .map_err(|e| UsageError(e.to_string()))?;
+            match trailhound_core::detect::Engine::from_files(&files, 7 * 86_400) {
+                Ok(engine) => {
+                    println!(
+                        "{} detector files OK in {}",
+                        engine.specs().count(),
+                        dir.display()
+                    );
+                    Ok(0)
+                }
+                Err(e) => {
+                    for err in &e.0 {
+                        eprintln!("error: {err}");
+                    }
+                    Err(UsageError(format!("{} invalid detector file(s)", e.0.len())).into())
+                }
+            }
+        }
+        Command::Detectors(DetectorsCmd::List { detectors }) => {
+            let engine = replay::load_engine(detectors.as_deref(), 7 * 86_400)?;
+            let rows: Vec<[String; 4]> = engine
+                .specs()
+                .map(|s| {
+                    [
+                        s.id.clone(),
+                        s.kind.clone(),
+                        format!(
+                            "{:.1} {}",
+                            s.severity,
+                            trailhound_core::alert::severity_label(s.severity)
+                        ),
+                        s.title.clone(),
+                    ]
+                })
+                .collect();
+            let w: Vec<usize> = (0..3)
+                .map(|i| rows.iter().map(|r| r[i].len()).max().unwrap_or(0).max(8))
+                .collect();
+            println!(
+                "{:w0$}  {:w1$}  {:w2$}  TITLE",
+                "ID",
+                "KIND",
+                "SEVERITY",
+                w0 = w[0],
+                w1 = w[1],
+                w2 = w[2]
+            );
+            for r in rows {
+                println!(
+                    "{:w0$}  {:w1$}  {:w2$}  {}",
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[3],
+                    w0 = w[0],
+                    w1 = w[1],
+                    w2 = w[2]
+                );
+            }
+            Ok(0)
+        }
+        Command::Lambda => unreachable!("handled before logging is set up"),
+    }
+}

@@ -1,0 +1,331 @@
+//! The replay driver: local folders (or an S3 prefix) of archived logs, processed in the order
+//! of the time in their keys, with in-memory state (optionally loaded from and saved to a
+//! file); findings go to stdout, progress and a summary to stderr.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use trailhound_aws::s3;
+use trailhound_core::alert::Finding;
+use trailhound_core::detect::Engine;
+use trailhound_core::events::{Event, Stats};
+use trailhound_core::geo::Geo;
+use trailhound_core::ingest::ObjectError;
+use trailhound_core::ingest::local::{self, LocalObject};
+use trailhound_core::pipeline::Pipeline;
+use trailhound_core::record::Limits;
+use trailhound_core::state::MemoryStore;
+
+/// A usage or configuration error: exit code 2.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// Everything a replay needs, as given on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    pub paths: Vec<String>,
+    pub detectors: Option<PathBuf>,
+    pub geoip: Option<PathBuf>,
+    pub state: Option<PathBuf>,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub learning: i64,
+    pub limits: Limits,
+    pub progress: bool,
+}
+
+pub struct Output {
+    /// The latest version of every finding raised, ordered by first seen then id.
+    pub findings: Vec<Finding>,
+    pub stats: Stats,
+    pub elapsed: Duration,
+}
+
+/// Loads the detectors: a folder of `*.toml`, or the embedded defaults.
+pub fn load_engine(dir: Option<&Path>, learning: i64) -> anyhow::Result<Engine> {
+    let engine = match dir {
+        Some(d) => {
+            let files = trailhound_core::detect::spec::read_dir(d)
+                .map_err(|e| UsageError(e.to_string()))?;
+            Engine::from_files(&files, learning)
+        }
+        None => Engine::defaults(learning),
+    };
+    engine.map_err(|e| UsageError(format!("invalid detector files:\n{e}")).into())
+}
+
+/// Opens the geo database: `--geoip`, else `$TRAILHOUND_GEOIP`, else `geo/country.mmdb` if present.
+pub fn load_geo(path: Option<&Path>) -> anyhow::Result<Geo> {
+    let from_env = std::env::var_os("TRAILHOUND_GEOIP")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from);
+    let explicit = path.map(Path::to_path_buf).or(from_env);
+    match explicit {
+        Some(p) => Geo::open(&p).map_err(|e| UsageError(format!("{e:#}")).into()),
+        None => {
+            let default = Path::new("geo/country.mmdb");
+            if default.exists() {
+                Geo::open(default)
+            } else {
+                tracing::warn!(
+                    "no geo database (geo/country.mmdb): unusual-geo will not fire; run scripts/setup.sh or pass --geoip FILE"
+                );
+                Ok(Geo::none())
+            }
+        }
+    }
+}
+
+/// Runs a replay and returns its findings and counters.
+pub async fn run(opts: &Options) -> anyhow::Result<Output> {
+    let started = Instant::now();
+    let engine = std::sync::Arc::new(load_engine(opts.detectors.as_deref(), opts.learning)?);
+    let geo = std::sync::Arc::new(load_geo(opts.geoip.as_deref())?);
+    let store = match &opts.state {
+        Some(p) if p.exists() => {
+            MemoryStore::load_file(p).map_err(|e| UsageError(format!("{e:#}")))?
+        }
+        _ => MemoryStore::new(),
+    };
+    let (remote, locals): (Vec<&String>, Vec<&String>) =
+        opts.paths.iter().partition(|p| p.starts_with("s3://"));
+    if !remote.is_empty() && !locals.is_empty() {
+        return Err(UsageError(
+            "replay either S3 prefixes or local paths, not both in one run".into(),
+        )
+        .into());
+    }
+    let locals: Vec<PathBuf> = locals.into_iter().map(PathBuf::from).collect();
+    let objects = local::list(&locals).map_err(|e| UsageError(format!("{e:#}")))?;
+    let (s3_client, listed) = if remote.is_empty() {
+        (None, Vec::new())
+    } else {
+        let client = s3::client(&s3::aws_config().await);
+        let mut listed = Vec::new();
+        for url in &remote {
+            listed.extend(s3::list(&client, url).await?);
+        }
+        s3::sort(&mut listed);
+        (Some(client), listed)
+    };
+    let pipeline = Pipeline {
+        engine: &engine,
+        geo: &geo,
+        limits: opts.limits,
+        since: opts.since,
+        until: opts.until,
+    };
+    let bar = progress(opts.progress, (objects.len() + listed.len()) as u64);
+    let mut stats = Stats::default();
+    let mut findings: BTreeMap<String, Finding> = BTreeMap::new();
+    for obj in &objects {
+        bar.set_message(obj.object.key.rsplit('/').next().unwrap_or("").to_string());
+        process_local(&pipeline, &store, obj, &mut stats, &mut findings).await?;
+        bar.inc(1);
+    }
+    if let Some(client) = &s3_client {
+        let decoder = s3::Decoder {
+            engine: engine.clone(),
+            geo: geo.clone(),
+            limits: opts.limits,
+            since: opts.since,
+            until: opts.until,
+        };
+        for obj in &listed {
+            let key = &obj.target.object.key;
+            bar.set_message(key.rsplit('/').next().unwrap_or("").to_string());
+            process_s3(client, &decoder, &store, obj, &mut stats, &mut findings).await?;
+            bar.inc(1);
+        }
+    }
+    bar.finish_and_clear();
+    if let Some(p) = &opts.state {
+        store.save_file(p)?;
+    }
+    let mut findings: Vec<Finding> = findings.into_values().collect();
+    findings.sort_by(|a, b| (&a.first_seen, &a.id).cmp(&(&b.first_seen, &b.id)));
+    Ok(Output {
+        findings,
+        stats,
+        elapsed: started.elapsed(),
+    })
+}
+
+async fn process_local(
+    pipeline: &Pipeline<'_>,
+    store: &MemoryStore,
+    obj: &LocalObject,
+    stats: &mut Stats,
+    findings: &mut BTreeMap<String, Finding>,
+) -> anyhow::Result<()> {
+    let object = &obj.object;
+    stats.emit(Event::BytesRead { bytes: obj.size });
+    let decoded = std::fs::File::open(&obj.path)
+        .map_err(|source| ObjectError::Read {
+            object: object.clone(),
+            source,
+        })
+        .and_then(|file| pipeline.decode(object, file));
+    let (decoded, acts) = match decoded {
+        Ok(v) => v,
+        Err(error) => {
+            stats.emit(Event::ObjectFailed {
+                object,
+                error: &error,
+            });
+            return Ok(());
+        }
+    };
+    stats.emit(Event::Decoded {
+        object,
+        decoded: &decoded,
+    });
+    apply(pipeline, store, &obj.object, &acts, stats, findings).await
+}
+
+/// Applies one object's activities and keeps the latest version of each finding; replay
+/// "publishes" to its output, so the findings are marked published at once.
+async fn apply(
+    pipeline: &Pipeline<'_>,
+    store: &MemoryStore,
+    object: &trailhound_core::ingest::ObjectRef,
+    acts: &[trailhound_core::activity::Activity],
+    stats: &mut Stats,
+    findings: &mut BTreeMap<String, Finding>,
+) -> anyhow::Result<()> {
+    use trailhound_core::state::Store;
+    let applied = pipeline.apply(store, object, acts, |_| true).await?;
+    if applied.duplicate {
+        stats.emit(Event::Duplicate { object });
+    }
+    for finding in &applied.findings {
+        stats.emit(Event::Finding { finding });
+    }
+    let ids: Vec<String> = applied.findings.iter().map(|f| f.id.clone()).collect();
+    for f in applied.findings {
+        findings.insert(f.id.clone(), f);
+    }
+    if !ids.is_empty() {
+        store.mark_published(object, &ids).await?;
+    }
+    Ok(())
+}
+
+/// One object of an `s3://` replay: streamed from S3, otherwise as a local file.
+async fn process_s3(
+    client: &aws_sdk_s3::Client,
+    decoder: &s3::Decoder,
+    store: &MemoryStore,
+    obj: &s3::Listed,
+    stats: &mut Stats,
+    findings: &mut BTreeMap<String, Finding>,
+) -> anyhow::Result<()> {
+    let object = &obj.target.object;
+    let fetched = match s3::fetch_decode(client, decoder, &obj.target).await {
+        Ok(f) => f,
+        Err(error) => {
+            stats.emit(Event::ObjectFailed {
+                object,
+                error: &error,
+            });
+            return Ok(());
+        }
+    };
+    stats.emit(Event::BytesRead {
+        bytes: fetched.bytes_in,
+    });
+    stats.emit(Event::Decoded {
+        object,
+        decoded: &fetched.decoded,
+    });
+    apply(
+        &decoder.pipeline(),
+        store,
+        &obj.target.object,
+        &fetched.activities,
+        stats,
+        findings,
+    )
+    .await
+}
+
+fn progress(enabled: bool, total: u64) -> indicatif::ProgressBar {
+    if !enabled {
+        return indicatif::ProgressBar::hidden();
+    }
+    let bar = indicatif::ProgressBar::with_draw_target(
+        Some(total),
+        indicatif::ProgressDrawTarget::stderr(),
+    );
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} objects {binary_bytes_per_sec} {msg}")
+            .expect("valid template"),
+    );
+    bar
+}
+
+/// The closing summary, for stderr.
+pub fn summary(out: &Output) -> String {
+    let s = &out.stats;
+    let list = |m: &BTreeMap<&'static str, u64>| {
+        if m.is_empty() {
+            "none".to_string()
+        } else {
+            m.iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        }
+    };
+    let mut by_detector: BTreeMap<&str, u64> = BTreeMap::new();
+    for f in &out.findings {
+        *by_detector.entry(f.detector.as_str()).or_default() += 1;
+    }
+    let findings = if by_detector.is_empty() {
+        "none".to_string()
+    } else {
+        by_detector
+            .iter()
+            .map(|(k, v)| format!("{k} {v}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let by_content = if s.skipped_by_content.is_empty() {
+        String::new()
+    } else {
+        format!(
+            "; under log keys, skipped by content: {}",
+            s.skipped_by_content
+                .iter()
+                .map(|(k, v)| format!("{k} {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    let secs = out.elapsed.as_secs_f64().max(1e-6);
+    let mb = s.bytes_in as f64 / 1e6;
+    let mbi = s.bytes_inflated as f64 / 1e6;
+    format!(
+        "objects read {} ({}); skipped {} ({}){}; failed {} ({}); records {}; bad records {} ({}); odd values tolerated: {}; findings {} ({})\n{:.1} MB read ({:.1} MB inflated) in {:.2}s: {:.1} MB/s ({:.1} MB/s inflated)",
+        s.objects_read(),
+        list(&s.objects),
+        s.skipped_total(),
+        list(&s.skipped),
+        by_content,
+        s.errors.values().sum::<u64>(),
+        list(&s.errors),
+        s.records,
+        s.bad_total(),
+        list(&s.bad_records),
+        list(&s.odd_values),
+        out.findings.len(),
+        findings,
+        mb,
+        mbi,
+        secs,
+        mb / secs,
+        mbi / secs,
+    )
+}

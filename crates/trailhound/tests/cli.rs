@@ -1,0 +1,162 @@
+//! The command line: outputs, exit codes (0 ran, 2 usage/config, 1 other) and error messages.
+
+use crate::support::common;
+
+use std::process::{Command, Output};
+
+fn trailhound(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_trailhound"))
+        .args(args)
+        .current_dir(common::repo())
+        .env("NO_COLOR", "1")
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+#[test]
+fn replay_jsonl_prints_exactly_the_expected_findings() {
+    let geo = common::geoip();
+    let out = trailhound(&[
+        "replay",
+        "--format",
+        "jsonl",
+        "--geoip",
+        geo.to_str().unwrap(),
+        "samples/",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let want =
+        std::fs::read_to_string(common::repo().join("samples/expected-findings.jsonl")).unwrap();
+    assert_eq!(text(&out.stdout), want);
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("findings 3 (invoke-spike 1, training-data-access 1, unusual-geo 1)"),
+        "{err}"
+    );
+    assert!(
+        err.contains("objects read 1051 (cloudtrail 602, invocation 449)"),
+        "{err}"
+    );
+}
+
+#[test]
+fn replay_table_is_aligned_and_until_limits_events() {
+    let out = trailhound(&["replay", "samples/"]);
+    assert_eq!(out.status.code(), Some(0));
+    let stdout = text(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 4, "{stdout}");
+    assert!(
+        lines[0].starts_with("SEVERITY    DETECTOR              FIRST SEEN"),
+        "{stdout}"
+    );
+    let col = lines[0].find("TITLE").unwrap();
+    assert!(
+        lines[1..]
+            .iter()
+            .all(|l| l.chars().nth(col - 2) == Some(' '))
+    );
+    let out = trailhound(&["replay", "--until", "2026-10-09T00:00:00Z", "samples/"]);
+    assert_eq!(
+        (out.status.code(), text(&out.stdout)),
+        (Some(0), "No findings.\n".to_string())
+    );
+}
+
+#[test]
+fn usage_and_config_errors_exit_2() {
+    let out = trailhound(&["replay", "--format", "xml", "samples/"]);
+    assert_eq!(out.status.code(), Some(2));
+    let out = trailhound(&["replay", "no/such/folder"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("no/such/folder: No such file or directory"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = trailhound(&["replay", "--geoip", "missing.mmdb", "samples/"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("could not open the geo database missing.mmdb"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn other_errors_exit_1() {
+    let out = trailhound(&[
+        "replay",
+        "--state",
+        "/proc/trailhound/state.json",
+        "samples/",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("could not write /proc/trailhound/state.tmp"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn detectors_check_names_file_field_and_reason() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = std::fs::read_to_string(common::repo().join("detectors/unusual-geo.toml")).unwrap();
+    std::fs::write(dir.path().join("a-ok.toml"), &good).unwrap();
+    std::fs::write(
+        dir.path().join("b-severity.toml"),
+        good.replace("severity = 6.0", "severity = 12.0")
+            .replace("\"unusual-geo\"", "\"impossible-travel\""),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("c-field.toml"),
+        good.replace("field = \"country\"", "field = \"shoe-size\"")
+            .replace("\"unusual-geo\"", "\"unapproved-model\""),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("d-unknown.toml"),
+        good.replace("[params]", "[params]\nthreshhold = 3")
+            .replace("\"unusual-geo\"", "\"bedrock-probing\""),
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("e-dup.toml"), &good).unwrap();
+    let out = trailhound(&["detectors", "check", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    let d = dir.path().display();
+    for want in [
+        format!("error: {d}/b-severity.toml: severity: 12 is outside 1.0–10.0"),
+        format!(
+            "error: {d}/c-field.toml: params.field: `shoe-size`: expected country, asn, region, model or user-agent-family"
+        ),
+        format!("error: {d}/d-unknown.toml: params.threshhold: unknown field `threshhold`"),
+        format!("error: {d}/e-dup.toml: id: `unusual-geo` is defined twice"),
+    ] {
+        assert!(err.contains(&want), "missing `{want}` in:\n{err}");
+    }
+    let out = trailhound(&["detectors", "check", "detectors"]);
+    assert_eq!(
+        (out.status.code(), text(&out.stdout)),
+        (Some(0), "3 detector files OK in detectors\n".to_string())
+    );
+}
+
+#[test]
+fn detectors_list_shows_the_shipped_detectors() {
+    let out = trailhound(&["detectors", "list"]);
+    assert_eq!(out.status.code(), Some(0));
+    let ids: Vec<String> = text(&out.stdout)
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["invoke-spike", "training-data-access", "unusual-geo"]);
+}

@@ -1,0 +1,317 @@
+//! Detector behaviour on synthetic activity, through the engine: learning periods, baselines,
+//! cooldowns, suppressions, and what must stay quiet.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use trailhound_core::activity::{Activity, Source};
+use trailhound_core::alert::Finding;
+use trailhound_core::detect::Engine;
+use trailhound_core::ingest::ObjectRef;
+use trailhound_core::state::EntityState;
+
+const DAY: i64 = 86_400;
+const T0: i64 = 1_790_812_800; // 2026-10-01T00:00:00Z
+
+fn act(t: i64, principal: &str, source: &str, name: &str) -> Activity {
+    let key = trailhound_core::activity::principal_key(principal).into_owned();
+    let s = |v: &str| Arc::<str>::from(v);
+    Activity {
+        time: t,
+        source: Source::Cloudtrail,
+        account: s("111122223333"),
+        region: s("us-east-1"),
+        principal: s(principal),
+        principal_key: s(&key),
+        principal_type: s(trailhound_core::activity::principal_type(principal)),
+        access_key_id: None,
+        event_source: s(source),
+        event_name: s(name),
+        error_code: None,
+        source_ip: Some("3.218.54.201".parse().unwrap()),
+        source_host: None,
+        country: Some(*b"US"),
+        asn: None,
+        user_agent: Some(s("aws-cli/2")),
+        model_id: Some(s("anthropic.claude-3-haiku-20240307-v1:0")),
+        input_tokens: 0,
+        output_tokens: 0,
+        bucket: None,
+        key: None,
+        bytes_out: 0,
+        request_id: None,
+        vpc_endpoint: false,
+        invoked_by: None,
+        guardrail_intervened: false,
+        secret: None,
+        object: 0,
+    }
+}
+
+struct Run {
+    engine: Engine,
+    states: HashMap<String, EntityState>,
+    /// Latest version of every finding, by id.
+    findings: std::collections::BTreeMap<String, Finding>,
+}
+
+impl Run {
+    fn new(files: &[(&str, &str)]) -> Self {
+        let files: Vec<(String, String)> = files
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
+        let engine = if files.is_empty() {
+            Engine::defaults(7 * DAY).unwrap()
+        } else {
+            Engine::from_files(&files, 7 * DAY).unwrap()
+        };
+        Run {
+            engine,
+            states: HashMap::new(),
+            findings: Default::default(),
+        }
+    }
+
+    /// Applies activities as one object; returns the findings it touched.
+    fn apply(&mut self, mut acts: Vec<Activity>) -> Vec<Finding> {
+        acts.sort_by_key(|a| a.time);
+        let obj = ObjectRef::s3("archive", "AWSLogs/test.json.gz", "1");
+        let touched = self
+            .engine
+            .apply(&mut self.states, &acts, std::slice::from_ref(&obj));
+        for f in &touched {
+            self.findings.insert(f.id.clone(), f.clone());
+        }
+        touched
+    }
+}
+
+const BOT: &str = "arn:aws:sts::111122223333:assumed-role/support-bot-role/botocore-session-1";
+
+fn invokes(from: i64, n: usize, spread: i64) -> Vec<Activity> {
+    (0..n)
+        .map(|i| {
+            act(
+                from + (i as i64 * spread) / n as i64,
+                BOT,
+                "bedrock.amazonaws.com",
+                "InvokeModel",
+            )
+        })
+        .collect()
+}
+
+/// Eight days of a diurnal app: ~4 calls per 15 minutes at night, 60 at the daily peak.
+fn diurnal(run: &mut Run, days: i64) {
+    for d in 0..days {
+        for q in 0..96 {
+            let hour = q / 4;
+            let n = if (13..21).contains(&hour) { 60 } else { 4 };
+            run.apply(invokes(T0 + d * DAY + q * 900, n, 890));
+        }
+    }
+}
+
+#[test]
+fn invoke_spike_waits_for_learning_ignores_the_daily_peak_and_fires_on_a_burst() {
+    let mut run = Run::new(&[]);
+    // A burst on day 1 is inside the learning period.
+    run.apply(invokes(T0 + 3 * 3600 + 30, 500, 600));
+    diurnal(&mut run, 8);
+    assert!(run.findings.is_empty(), "{:#?}", run.findings);
+    // Day 9, 03:00: 400 calls in ten minutes, at night.
+    let t = T0 + 8 * DAY + 3 * 3600;
+    let touched = run.apply(invokes(t, 400, 600));
+    assert_eq!(touched.len(), 1);
+    let f = &run.findings.values().next().unwrap().clone();
+    assert_eq!(f.detector, "invoke-spike");
+    assert_eq!(f.evidence["observed"], 400);
+    assert_eq!(f.evidence["baseline"]["p99"], 60);
+    assert_eq!(f.evidence["threshold"], 300);
+    assert_eq!(
+        f.title,
+        "support-bot-role called Bedrock InvokeModel 400 times in 15 minutes, 7x its usual peak"
+    );
+    assert_eq!(
+        f.count, 400,
+        "the 301 calls that crossed the threshold, then 99 more"
+    );
+    // A second burst within the cooldown updates the same finding with the calls made
+    // while above the threshold (its 301st to 350th).
+    run.apply(invokes(t + 1800, 350, 600));
+    assert_eq!(run.findings.len(), 1);
+    let f2 = run.findings.values().next().unwrap();
+    assert_eq!((f2.id == f.id, f2.count), (true, 400 + 50));
+    // After the cooldown (1h), a new burst is a new finding.
+    run.apply(invokes(t + 4 * 3600, 400, 600));
+    assert_eq!(run.findings.len(), 2);
+}
+
+#[test]
+fn suppressed_principals_do_not_alert() {
+    let text = trailhound_core::detect::DEFAULTS[0].1.to_string()
+        + "\n[[suppress]]\nreason = \"load test\"\nprincipals = [\"arn:aws:iam::*:role/support-bot-*\"]\n";
+    let mut run = Run::new(&[("invoke-spike.toml", &text)]);
+    diurnal(&mut run, 8);
+    run.apply(invokes(T0 + 8 * DAY + 3 * 3600, 400, 600));
+    assert!(run.findings.is_empty());
+}
+
+fn from(t: i64, principal: &str, ip: &str, country: &[u8; 2]) -> Activity {
+    let mut a = act(t, principal, "sts.amazonaws.com", "GetCallerIdentity");
+    a.source_ip = Some(ip.parse().unwrap());
+    a.country = Some(*country);
+    a
+}
+
+#[test]
+fn unusual_geo_ignores_many_ips_in_one_country_and_reports_a_new_one_once() {
+    let mut run = Run::new(&[]);
+    let ci = "arn:aws:iam::444455556666:role/github-actions-deploy";
+    let alice = "arn:aws:iam::111122223333:user/alice";
+    for d in 0..9 {
+        for r in 0..8 {
+            run.apply(vec![from(
+                T0 + d * DAY + r * 3000,
+                ci,
+                &format!("20.57.{d}.{r}"),
+                b"US",
+            )]);
+        }
+        run.apply(vec![from(
+            T0 + d * DAY + 36_000,
+            alice,
+            "87.150.34.112",
+            b"DE",
+        )]);
+    }
+    assert!(run.findings.is_empty());
+    // A brand-new principal from anywhere has no baseline: not judged.
+    run.apply(vec![from(
+        T0 + 8 * DAY + 100,
+        "arn:aws:iam::1:user/new",
+        "95.165.131.44",
+        b"RU",
+    )]);
+    assert!(run.findings.is_empty());
+    let t = T0 + 8 * DAY + 42_000;
+    run.apply(
+        (0..5)
+            .map(|i| from(t + i * 60, alice, "95.165.131.44", b"RU"))
+            .collect(),
+    );
+    assert_eq!(run.findings.len(), 1);
+    let f = run.findings.values().next().unwrap();
+    assert_eq!((f.detector.as_str(), f.count), ("unusual-geo", 5));
+    assert_eq!(f.evidence["baseline_values"], serde_json::json!(["DE"]));
+    assert_eq!(
+        f.title,
+        "alice made calls from RU, a country never seen for it"
+    );
+    // Reported once: the next day RU is known.
+    run.apply(vec![from(t + 2 * DAY, alice, "95.165.131.44", b"RU")]);
+    assert_eq!(run.findings.len(), 1);
+}
+
+fn s3(t: i64, principal: &str, bucket: &str, name: &str) -> Activity {
+    let mut a = act(t, principal, "s3.amazonaws.com", name);
+    a.bucket = Some(bucket.into());
+    a.key = Some("datasets/v3/part-00001.parquet".into());
+    a.bytes_out = 1000;
+    a.model_id = None;
+    a
+}
+
+#[test]
+fn training_data_access_learns_buckets_and_readers() {
+    let mut run = Run::new(&[]);
+    let trainer = "arn:aws:sts::444455556666:assumed-role/sagemaker-training-role/SageMaker";
+    let analyst = "arn:aws:iam::444455556666:user/analyst";
+    let contractor = "arn:aws:iam::444455556666:user/temp-contractor";
+    for d in 0..9 {
+        run.apply(vec![
+            // Named like training data.
+            s3(
+                T0 + d * DAY + 7200,
+                trainer,
+                "acme-ml-training-data",
+                "GetObject",
+            ),
+            // Not named like it, but read by the SageMaker role: learned as training data.
+            s3(T0 + d * DAY + 7300, trainer, "acme-warehouse", "GetObject"),
+            s3(
+                T0 + d * DAY + 40_000,
+                analyst,
+                "acme-warehouse",
+                "GetObject",
+            ),
+            // An ordinary bucket.
+            s3(
+                T0 + d * DAY + 40_100,
+                analyst,
+                "acme-app-assets",
+                "GetObject",
+            ),
+        ]);
+    }
+    assert!(run.findings.is_empty());
+    let t = T0 + 8 * DAY + 50_000;
+    run.apply(vec![
+        s3(t, contractor, "acme-app-assets", "GetObject"),
+        s3(t + 10, contractor, "acme-ml-training-data", "ListObjects"),
+        s3(t + 20, contractor, "acme-ml-training-data", "GetObject"),
+        s3(t + 30, contractor, "acme-warehouse", "PutObject"),
+        // A new SageMaker role reading is not a finding.
+        s3(
+            t + 40,
+            "arn:aws:sts::444455556666:assumed-role/sagemaker-eval-role/SageMaker",
+            "acme-ml-training-data",
+            "GetObject",
+        ),
+    ]);
+    let mut got: Vec<(String, u64, String)> = run
+        .findings
+        .values()
+        .map(|f| {
+            (
+                f.evidence["bucket"].as_str().unwrap().to_string(),
+                f.count,
+                f.evidence["why_training_data"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            (
+                "acme-ml-training-data".to_string(),
+                2,
+                "bucket name contains \"train\"".to_string()
+            ),
+            (
+                "acme-warehouse".to_string(),
+                1,
+                "read by sagemaker-training-role".to_string()
+            ),
+        ]
+    );
+}
+
+#[test]
+fn late_and_out_of_order_events_are_absorbed() {
+    let mut run = Run::new(&[]);
+    diurnal(&mut run, 8);
+    // An object 2 days late and one from the future do not panic nor fire.
+    run.apply(invokes(T0 + 6 * DAY, 50, 600));
+    run.apply(invokes(T0 + 8 * DAY + 600, 50, 600));
+    run.apply(invokes(T0 + 7 * DAY + 100, 30, 600));
+    assert!(run.findings.is_empty());
+    let st = &run.states["p#arn:aws:iam::111122223333:role/support-bot-role"];
+    let series = &st.rates["invoke-spike/anthropic.claude-3-haiku-20240307-v1:0"];
+    assert!(series.late >= 80, "late events counted: {}", series.late);
+}

@@ -1,0 +1,1 @@
+//! Handler unit tests without moto (filled below).

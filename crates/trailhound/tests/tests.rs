@@ -1,0 +1,19 @@
+//! The integration tests of the workspace, one binary (ripgrep's `tests/tests.rs` shape):
+//! the engine on bad and public input, detectors, the CLI, the sample archive, the Lambda
+//! handler with in-memory parts, and the real AWS clients against a local moto server.
+#![allow(dead_code)]
+
+mod support;
+
+mod bad_input;
+mod cli;
+mod detectors;
+mod handler;
+mod lambda_batch;
+mod lambda_e2e;
+mod lambda_publish;
+mod lambda_replay_s3;
+mod lambda_runtime;
+mod lambda_state;
+mod public_data;
+mod samples;

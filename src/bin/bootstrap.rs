@@ -1,7 +1,0 @@
-//! The Lambda entry point (`provided.al2023`): the same crate as `trailhound`, always in
-//! Lambda mode. `trailhound lambda` (or any `trailhound` run with `AWS_LAMBDA_RUNTIME_API`
-//! set) does the same.
-
-fn main() {
-    std::process::exit(trailhound::lambda_main());
-}
