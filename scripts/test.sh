@@ -9,11 +9,11 @@ took() { echo "    ($(( $(date +%s) - $(cat /tmp/.th_step) ))s)"; }
 
 step "setup"; bash scripts/setup.sh; took
 step "cargo fmt --check"; cargo fmt --all -- --check; took
-step "cargo clippy"; cargo clippy --all-targets -- -D warnings; took
+step "cargo clippy"; cargo clippy --workspace --all-targets -- -D warnings; took
 if cargo nextest --version >/dev/null 2>&1; then
-  step "cargo nextest run"; cargo nextest run --no-fail-fast; took
+  step "cargo nextest run"; cargo nextest run --workspace --no-fail-fast; took
 else
-  step "cargo test"; cargo test --no-fail-fast; took
+  step "cargo test"; cargo test --workspace --no-fail-fast; took
 fi
 if [ -f deploy/test.sh ]; then
   step "deploy setup"; bash deploy/setup.sh; took

@@ -7,18 +7,18 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use trailhound::detect::Engine;
-use trailhound::geo::Geo;
-use trailhound::ingest::ObjectRef;
-use trailhound::pipeline::Pipeline;
-use trailhound::state::MemoryStore;
+use trailhound_core::detect::Engine;
+use trailhound_core::geo::Geo;
+use trailhound_core::ingest::ObjectRef;
+use trailhound_core::pipeline::Pipeline;
+use trailhound_core::state::MemoryStore;
 
 const KEY: &str = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/10/01/111122223333_CloudTrail_us-east-1_20261001T0000Z_bench.json.gz";
 
 /// A realistic mix: Bedrock invocations by app roles, S3 data events, console and CLI calls.
 fn record(i: u64, out: &mut String) {
     let t = 1_790_000_000 + i / 20; // ~20 events per second
-    let ts = trailhound::time::format(t as i64);
+    let ts = trailhound_core::time::format(t as i64);
     let role = [
         "support-bot-role",
         "summarizer-role",
@@ -116,24 +116,20 @@ fn benches(c: &mut Criterion) {
         until: None,
     };
     let object = ObjectRef::s3("bench", KEY, "etag");
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
 
     let mut g = c.benchmark_group("cloudtrail-100MB");
     g.sample_size(10);
     g.throughput(Throughput::Bytes(inflated));
     g.bench_function("inflate-only", |b| {
         b.iter(|| {
-            let mut r = trailhound::ingest::inflate::open(&raw[..], u64::MAX).unwrap();
+            let mut r = trailhound_core::ingest::inflate::open(&raw[..], u64::MAX).unwrap();
             std::io::copy(&mut r, &mut std::io::sink()).unwrap()
         })
     });
     // The naive way, for the ratio: the whole document through serde_json::from_reader.
     g.bench_function("baseline-from_reader-value", |b| {
         b.iter(|| {
-            let r = trailhound::ingest::inflate::open(&raw[..], u64::MAX).unwrap();
+            let r = trailhound_core::ingest::inflate::open(&raw[..], u64::MAX).unwrap();
             let v: serde_json::Value = serde_json::from_reader(r).unwrap();
             v["Records"].as_array().map(|a| a.len()).unwrap_or(0)
         })
@@ -149,7 +145,7 @@ fn benches(c: &mut Criterion) {
         b.iter(|| {
             let store = MemoryStore::new();
             let (_, acts) = pipeline.decode(&object, &raw[..]).unwrap();
-            rt.block_on(pipeline.apply(&store, &object, &acts))
+            futures::executor::block_on(pipeline.apply(&store, &object, &acts, |_| true))
                 .unwrap()
                 .findings
                 .len()

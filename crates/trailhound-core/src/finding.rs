@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-/// A security finding, schema version 1 (a contract: see ARCHITECTURE.md).
+/// A security finding, schema version 1 (a contract: see docs/ARCHITECTURE.md).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Finding {
     pub schema_version: u32,

@@ -32,3 +32,6 @@ pub mod alert;
 
 pub mod events;
 pub mod pipeline;
+
+#[cfg(test)]
+mod layering;

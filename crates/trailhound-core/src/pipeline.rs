@@ -47,7 +47,6 @@ impl Pipeline<'_> {
         let mut acts = Vec::new();
         let decoded = activity::decode_object(
             object,
-            0,
             classify(&object.key),
             raw,
             &self.limits,
@@ -88,9 +87,7 @@ impl Pipeline<'_> {
                 });
             }
             let mut states = snap.states.clone();
-            let findings = self
-                .engine
-                .apply(&mut states, acts, std::slice::from_ref(object));
+            let findings = self.engine.apply(&mut states, acts, object);
             let outbox: Vec<Finding> = findings.iter().filter(|f| publish(f)).cloned().collect();
             match store.commit(object, &snap, &states, &outbox).await? {
                 Commit::Done => {

@@ -35,7 +35,8 @@ pub enum DetectorsCmd {
     Check { dir: PathBuf },
     /// List detectors: id, kind, severity, title.
     List {
-        /// Folder of detector files (default: the embedded detectors).
+        /// Folder of detector files, merged over the embedded detectors by id (same id replaces,
+        /// new id adds, `enabled = false` turns one off).
         #[arg(long)]
         detectors: Option<PathBuf>,
     },
@@ -55,7 +56,8 @@ pub struct ReplayArgs {
     /// Output format on stdout.
     #[arg(long, value_enum, default_value_t = Format::Table)]
     pub format: Format,
-    /// Folder of detector files (default: the embedded detectors).
+    /// Folder of detector files, merged over the embedded detectors by id (same id replaces,
+    /// new id adds, `enabled = false` turns one off).
     #[arg(long)]
     pub detectors: Option<PathBuf>,
     /// MMDB geo database (default: $TRAILHOUND_GEOIP, else geo/country.mmdb).
@@ -191,7 +193,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Detectors(DetectorsCmd::Check { dir }) => {
             let files = trailhound_core::detect::spec::read_dir(&dir)
                 .map_err(|e| UsageError(e.to_string()))?;
-            match trailhound_core::detect::Engine::from_files(&files, 7 * 86_400) {
+            match trailhound_core::detect::Engine::merged(&files, 7 * 86_400) {
                 Ok(engine) => {
                     println!(
                         "{} detector files OK in {}",

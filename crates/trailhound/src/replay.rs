@@ -43,13 +43,13 @@ pub struct Output {
     pub elapsed: Duration,
 }
 
-/// Loads the detectors: a folder of `*.toml`, or the embedded defaults.
+/// Loads the detectors: the embedded defaults, with a folder of `*.toml` merged over them by id.
 pub fn load_engine(dir: Option<&Path>, learning: i64) -> anyhow::Result<Engine> {
     let engine = match dir {
         Some(d) => {
             let files = trailhound_core::detect::spec::read_dir(d)
                 .map_err(|e| UsageError(e.to_string()))?;
-            Engine::from_files(&files, learning)
+            Engine::merged(&files, learning)
         }
         None => Engine::defaults(learning),
     };

@@ -45,7 +45,7 @@ fn decode(
     let mut norm = Normalizer::new(&geo);
     let mut acts = Vec::new();
     let obj = ObjectRef::s3("archive", key, "etag");
-    let r = decode_object(&obj, 0, classify(key), bytes, limits, &mut norm, &mut acts);
+    let r = decode_object(&obj, classify(key), bytes, limits, &mut norm, &mut acts);
     match r {
         Ok(d) => {
             assert_eq!(acts.len() as u64, d.records);

@@ -160,3 +160,54 @@ fn detectors_list_shows_the_shipped_detectors() {
         .collect();
     assert_eq!(ids, ["invoke-spike", "training-data-access", "unusual-geo"]);
 }
+
+#[test]
+fn a_detectors_folder_merges_over_the_embedded_defaults_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let geo = std::fs::read_to_string(common::repo().join("detectors/unusual-geo.toml")).unwrap();
+    // A new id of an existing kind: fires alongside the defaults.
+    std::fs::write(
+        dir.path().join("my-geo.toml"),
+        geo.replace("\"unusual-geo\"", "\"my-geo\""),
+    )
+    .unwrap();
+    // A default turned off with a two-line file.
+    std::fs::write(
+        dir.path().join("off.toml"),
+        "id = \"invoke-spike\"\nenabled = false\n",
+    )
+    .unwrap();
+    let out = trailhound(&[
+        "replay",
+        "--format",
+        "jsonl",
+        "--no-progress",
+        "--detectors",
+        dir.path().to_str().unwrap(),
+        "samples/",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let mut detectors: Vec<String> = text(&out.stdout)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<serde_json::Value>(l).unwrap()["detector"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    detectors.sort();
+    assert_eq!(detectors, ["my-geo", "training-data-access", "unusual-geo"]);
+    let out = trailhound(&[
+        "detectors",
+        "list",
+        "--detectors",
+        dir.path().to_str().unwrap(),
+    ]);
+    let ids: Vec<String> = text(&out.stdout)
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().next().unwrap().to_string())
+        .collect();
+    assert_eq!(ids, ["training-data-access", "unusual-geo", "my-geo"]);
+}

@@ -2,7 +2,6 @@
 //! cooldowns, suppressions, and what must stay quiet.
 
 use std::collections::HashMap;
-use std::sync::Arc;
 
 use trailhound_core::activity::{Activity, Source};
 use trailhound_core::alert::Finding;
@@ -14,37 +13,15 @@ const DAY: i64 = 86_400;
 const T0: i64 = 1_790_812_800; // 2026-10-01T00:00:00Z
 
 fn act(t: i64, principal: &str, source: &str, name: &str) -> Activity {
-    let key = trailhound_core::activity::principal_key(principal).into_owned();
-    let s = |v: &str| Arc::<str>::from(v);
     Activity {
-        time: t,
-        source: Source::Cloudtrail,
-        account: s("111122223333"),
-        region: s("us-east-1"),
-        principal: s(principal),
-        principal_key: s(&key),
-        principal_type: s(trailhound_core::activity::principal_type(principal)),
-        access_key_id: None,
-        event_source: s(source),
-        event_name: s(name),
-        error_code: None,
+        account: "111122223333".into(),
+        event_source: source.into(),
+        event_name: name.into(),
         source_ip: Some("3.218.54.201".parse().unwrap()),
-        source_host: None,
         country: Some(*b"US"),
-        asn: None,
-        user_agent: Some(s("aws-cli/2")),
-        model_id: Some(s("anthropic.claude-3-haiku-20240307-v1:0")),
-        input_tokens: 0,
-        output_tokens: 0,
-        bucket: None,
-        key: None,
-        bytes_out: 0,
-        request_id: None,
-        vpc_endpoint: false,
-        invoked_by: None,
-        guardrail_intervened: false,
-        secret: None,
-        object: 0,
+        user_agent: Some("aws-cli/2".into()),
+        model_id: Some("anthropic.claude-3-haiku-20240307-v1:0".into()),
+        ..Activity::new(t, Source::Cloudtrail, principal)
     }
 }
 
@@ -77,9 +54,7 @@ impl Run {
     fn apply(&mut self, mut acts: Vec<Activity>) -> Vec<Finding> {
         acts.sort_by_key(|a| a.time);
         let obj = ObjectRef::s3("archive", "AWSLogs/test.json.gz", "1");
-        let touched = self
-            .engine
-            .apply(&mut self.states, &acts, std::slice::from_ref(&obj));
+        let touched = self.engine.apply(&mut self.states, &acts, &obj);
         for f in &touched {
             self.findings.insert(f.id.clone(), f.clone());
         }

@@ -222,7 +222,9 @@ async fn samples_archive_end_to_end() {
         .map(|v| v.is_empty())
         .unwrap_or(true)
     {
-        eprintln!("samples/ holds no objects yet: generate it with `trailhound samples`");
+        eprintln!(
+            "samples/ holds no objects yet: generate it with `cargo run -p trailhound-samples -- samples`"
+        );
         return;
     }
     end_to_end("e2e-samples", &dir, 7).await;

@@ -26,7 +26,6 @@ fn decode(
     let file = std::fs::File::open(&path).unwrap();
     let d = decode_object(
         &obj,
-        0,
         classify(rel),
         file,
         &Limits::default(),

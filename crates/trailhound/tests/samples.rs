@@ -95,7 +95,7 @@ fn the_generator_reproduces_the_committed_archive() {
             std::fs::read(samples().join(&rel)).unwrap_or_else(|e| panic!("samples/{rel}: {e}"));
         assert!(
             fresh == committed,
-            "samples/{rel} differs from the generator's output: run `trailhound samples`"
+            "samples/{rel} differs from the generator's output: run `cargo run -p trailhound-samples -- samples`"
         );
     }
 }

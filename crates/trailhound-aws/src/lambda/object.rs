@@ -85,11 +85,10 @@ pub fn split_parts(engine: &Engine, acts: Vec<Activity>, max: usize) -> Vec<Vec<
 
 /// The identity of part `i` of `n`: the object itself when whole.
 pub fn part_ref(object: &ObjectRef, i: usize, n: usize) -> ObjectRef {
-    if n == 1 {
-        return object.clone();
-    }
     let mut o = object.clone();
-    o.version = format!("{}#part{}of{}", o.version, i + 1, n);
+    if n > 1 {
+        o.part = i as u32 + 1;
+    }
     o
 }
 
@@ -272,6 +271,8 @@ mod tests {
     fn parts_are_named_after_the_object() {
         let o = ObjectRef::s3("b", "k", "etag");
         assert_eq!(part_ref(&o, 0, 1), o);
-        assert_eq!(part_ref(&o, 1, 3).version, "etag#part2of3");
+        let p = part_ref(&o, 1, 3);
+        assert_eq!((p.version.as_str(), p.part), ("etag", 2));
+        assert_eq!(p.identity(), "b/k#etag#part2");
     }
 }

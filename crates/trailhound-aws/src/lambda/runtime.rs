@@ -94,9 +94,9 @@ pub async fn deps_from_config(
         Detectors::Embedded => Engine::defaults(learning).map_err(|e| e.to_string()),
         Detectors::Dir(dir) => trailhound_core::detect::spec::read_dir(dir)
             .map_err(|e| e.to_string())
-            .and_then(|files| Engine::from_files(&files, learning).map_err(|e| e.to_string())),
+            .and_then(|files| Engine::merged(&files, learning).map_err(|e| e.to_string())),
         Detectors::S3(url) => match detectors_from_s3(&s3_client, url).await {
-            Ok(files) => Engine::from_files(&files, learning).map_err(|e| e.to_string()),
+            Ok(files) => Engine::merged(&files, learning).map_err(|e| e.to_string()),
             Err(e) => Err(format!("{e:#}")),
         },
     }

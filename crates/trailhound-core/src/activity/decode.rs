@@ -5,6 +5,7 @@
 //! and skipped; an object that cannot be read as a whole yields an [`ObjectError`] and none
 //! of its records (so a redelivery neither loses nor double-counts them).
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::io::Read;
 
@@ -43,7 +44,6 @@ impl Decoded {
 /// Decoding context for one object.
 pub(crate) struct DecodeCtx<'a, 'g> {
     pub object: &'a ObjectRef,
-    pub index: u32,
     pub norm: &'a mut Normalizer<'g>,
     pub out: &'a mut Vec<Activity>,
     pub stats: Decoded,
@@ -76,7 +76,6 @@ impl DecodeCtx<'_, '_> {
 /// On error nothing of the object is left in `out`.
 pub fn decode_object<R: Read>(
     object: &ObjectRef,
-    index: u32,
     kind: ObjectKind,
     raw: R,
     limits: &Limits,
@@ -86,7 +85,6 @@ pub fn decode_object<R: Read>(
     let start = out.len();
     let mut ctx = DecodeCtx {
         object,
-        index,
         norm,
         out,
         stats: Decoded::default(),
@@ -155,7 +153,7 @@ fn run<R: Read>(
             elements(ctx, &mut s, resolved.0).map_err(|e| io_err(gzip, e))?;
         }
         Layout::Stream => loop {
-            match s.value().map_err(|e| io_err(gzip, e))? {
+            match s.stream_value().map_err(|e| io_err(gzip, e))? {
                 None => break,
                 Some(p) => record(ctx, p, resolved.0, true),
             }
@@ -180,7 +178,12 @@ enum Layout {
     Stream,
 }
 
-/// Decides the layout from the first bytes; content overrides an `Unknown` key.
+/// Decides the layout from the first bytes. Content decides the kind, or skips the object,
+/// only when the key did not say (`Unknown`): an object under a CloudTrail or invocation-log
+/// key is read whatever its bytes contain, since those bytes are partly written by the callers
+/// it records (user agents, S3 keys, model ids, prompts). Where content decides, it decides
+/// on the structure of the first JSON value (its top-level keys and their values), never on
+/// substrings.
 fn sniff(head: &[u8], kind: ObjectKind) -> Result<(ObjectKind, Layout), String> {
     if let ObjectKind::Skipped(_) = kind {
         return Ok((kind, Layout::Skip));
@@ -188,44 +191,19 @@ fn sniff(head: &[u8], kind: ObjectKind) -> Result<(ObjectKind, Layout), String> 
     let Some(&first) = head.first() else {
         return Ok((ObjectKind::Skipped(SkipReason::Empty), Layout::Skip));
     };
-    let has = |n: &[u8]| memchr::memmem::find(head, n).is_some();
-    let records_doc = first == b'{' && {
-        let rest = head[1..]
-            .iter()
-            .position(|b| !b.is_ascii_whitespace())
-            .map(|i| &head[1 + i..]);
-        rest.is_some_and(|r| r.starts_with(b"\"Records\""))
-    };
-    if first == b'{' && has(b"\"digestStartTime\"") {
-        return Ok((ObjectKind::Skipped(SkipReason::Digest), Layout::Skip));
+    let top = Node::read(head);
+    if kind == ObjectKind::Unknown
+        && let Some(reason) = not_logs(&top)
+    {
+        return Ok((ObjectKind::Skipped(reason), Layout::Skip));
     }
-    if first == b'{' && head.starts_with(b"{\"schema_version\":") && has(b"\"detector\"") {
-        return Ok((ObjectKind::Skipped(SkipReason::Findings), Layout::Skip));
-    }
-    if first == b'{' && has(b"s3:TestEvent") {
-        return Ok((ObjectKind::Skipped(SkipReason::TestEvent), Layout::Skip));
-    }
-    let envelope = [
-        &b"\"aws:s3\""[..],
-        b"\"aws:sqs\"",
-        b"\"aws:sns\"",
-        b"\"Type\" : \"Notification\"",
-        b"\"Type\":\"Notification\"",
-    ]
-    .iter()
-    .any(|m| has(m))
-        || (has(b"\"detail-type\"") && has(b"\"aws.s3\""));
-    if first == b'{' && envelope {
-        return Ok((ObjectKind::Skipped(SkipReason::Envelope), Layout::Skip));
-    }
-    // A key in the CloudTrail layout promises the `{"Records":[...]}` document.
+    // `{"Records":[...]}`, or any object under a key in the CloudTrail layout (which promises one).
+    let records_doc = matches!(&top, Node::Obj(f) if f.first().is_some_and(|(k, _)| k == "Records"));
     if records_doc || (kind == ObjectKind::CloudTrail && first == b'{') {
         return Ok((ObjectKind::CloudTrail, Layout::Document));
     }
     let resolved = match kind {
-        ObjectKind::Unknown if has(b"\"schemaType\"") && !has(b"\"eventSource\"") => {
-            ObjectKind::Invocation
-        }
+        ObjectKind::Unknown if invocation_like(&top) => ObjectKind::Invocation,
         ObjectKind::Unknown => ObjectKind::CloudTrail,
         k => k,
     };
@@ -239,6 +217,230 @@ fn sniff(head: &[u8], kind: ObjectKind) -> Result<(ObjectKind, Layout), String> 
         b'{' => Ok((resolved, Layout::Stream)),
         b'[' => Ok((resolved, Layout::Array)),
         other => Err(format!("starts with {:?}", other as char)),
+    }
+}
+
+/// Why an object whose key said nothing is not logs, judged by its first JSON value's
+/// structure: an S3 test event, a CloudTrail digest, trailhound's own findings, or an
+/// S3/SQS/SNS/EventBridge notification.
+fn not_logs(top: &Node<'_>) -> Option<SkipReason> {
+    let Node::Obj(_) = top else { return None };
+    if top.str("Event") == Some("s3:TestEvent") {
+        return Some(SkipReason::TestEvent);
+    }
+    if top.get("digestStartTime").is_some() {
+        return Some(SkipReason::Digest);
+    }
+    if top.get("schema_version").is_some() && top.get("detector").is_some() {
+        return Some(SkipReason::Findings);
+    }
+    // SNS notification saved as is.
+    let sns = top.str("Type") == Some("Notification") && top.get("Message").is_some();
+    // EventBridge S3 events ("Object Created", "Object Deleted", "Object Tags Added", …); not
+    // "AWS API Call via CloudTrail", which carries a CloudTrail event in `detail`.
+    let eventbridge = top.str("source") == Some("aws.s3")
+        && top.str("detail-type").is_some_and(|t| t.starts_with("Object "));
+    // Lambda-style batches: `{"Records":[{"eventSource":"aws:s3","s3":{…}}, …]}` and the
+    // SQS and SNS equivalents.
+    let batch = match top.get("Records") {
+        Some(Node::Arr(items)) => items.first().is_some_and(|r| {
+            (r.str("eventSource") == Some("aws:s3") && matches!(r.get("s3"), Some(Node::Obj(_))))
+                || (r.str("eventSource") == Some("aws:sqs")
+                    && r.get("receiptHandle").is_some()
+                    && r.get("body").is_some())
+                || (r.str("EventSource") == Some("aws:sns")
+                    && matches!(r.get("Sns"), Some(Node::Obj(_))))
+        }),
+        _ => false,
+    };
+    (sns || eventbridge || batch).then_some(SkipReason::Envelope)
+}
+
+/// An invocation log record, bare or in an `{"event": …}` / `{"detail": …}` wrapper (or the
+/// first element of an array of them).
+fn invocation_like(top: &Node<'_>) -> bool {
+    match top {
+        Node::Arr(items) => items.first().is_some_and(invocation_like),
+        Node::Obj(_) => {
+            top.get("schemaType").is_some()
+                || [top.get("event"), top.get("detail")]
+                    .into_iter()
+                    .flatten()
+                    .any(|inner| inner.get("schemaType").is_some())
+        }
+        _ => false,
+    }
+}
+
+/// The first levels of the first JSON value in an object's head, read by a small tolerant
+/// parser: the head may end in the middle of the value (whatever was read is kept), arrays
+/// keep their first element only, and containers below the first levels are skipped.
+#[derive(Debug, PartialEq)]
+enum Node<'a> {
+    Str(Cow<'a, str>),
+    Obj(Vec<(Cow<'a, str>, Node<'a>)>),
+    Arr(Vec<Node<'a>>),
+    /// A number, `true`, `false`, `null`, or something that is not JSON.
+    Other,
+}
+
+/// Levels of the first value that [`Node::read`] keeps: the top, a `Records` array, its first
+/// element, and that element's fields.
+const SNIFF_LEVELS: usize = 3;
+
+impl<'a> Node<'a> {
+    fn read(head: &'a [u8]) -> Node<'a> {
+        let mut r = NodeReader { b: head, i: 0 };
+        r.value(SNIFF_LEVELS).unwrap_or(Node::Other)
+    }
+
+    fn get(&self, key: &str) -> Option<&Node<'a>> {
+        match self {
+            Node::Obj(fields) => fields.iter().find(|(k, _)| k == key).map(|(_, v)| v),
+            _ => None,
+        }
+    }
+
+    fn str(&self, key: &str) -> Option<&str> {
+        match self.get(key)? {
+            Node::Str(s) => Some(s),
+            _ => None,
+        }
+    }
+}
+
+struct NodeReader<'a> {
+    b: &'a [u8],
+    i: usize,
+}
+
+impl<'a> NodeReader<'a> {
+    fn peek(&mut self) -> Option<u8> {
+        while self.i < self.b.len() && self.b[self.i].is_ascii_whitespace() {
+            self.i += 1;
+        }
+        self.b.get(self.i).copied()
+    }
+
+    /// One value; `None` when the input ends (or stops being JSON) before the value begins.
+    /// A container cut short comes back with what it holds so far; reading stops there.
+    fn value(&mut self, levels: usize) -> Option<Node<'a>> {
+        match self.peek()? {
+            b'"' => self.string().map(Node::Str),
+            c @ (b'{' | b'[') if levels == 0 => {
+                self.skip_container();
+                Some(if c == b'{' {
+                    Node::Obj(Vec::new())
+                } else {
+                    Node::Arr(Vec::new())
+                })
+            }
+            b'{' => {
+                self.i += 1;
+                let mut fields = Vec::new();
+                if self.peek() == Some(b'}') {
+                    self.i += 1;
+                    return Some(Node::Obj(fields));
+                }
+                loop {
+                    if self.peek() != Some(b'"') {
+                        return Some(Node::Obj(fields));
+                    }
+                    let Some(k) = self.string() else {
+                        return Some(Node::Obj(fields));
+                    };
+                    if self.peek() != Some(b':') {
+                        return Some(Node::Obj(fields));
+                    }
+                    self.i += 1;
+                    let Some(v) = self.value(levels - 1) else {
+                        return Some(Node::Obj(fields));
+                    };
+                    fields.push((k, v));
+                    match self.peek() {
+                        Some(b',') => self.i += 1,
+                        Some(b'}') => {
+                            self.i += 1;
+                            return Some(Node::Obj(fields));
+                        }
+                        _ => return Some(Node::Obj(fields)),
+                    }
+                }
+            }
+            b'[' => {
+                self.i += 1;
+                let mut items = Vec::new();
+                if self.peek() == Some(b']') {
+                    self.i += 1;
+                    return Some(Node::Arr(items));
+                }
+                if let Some(v) = self.value(levels - 1) {
+                    items.push(v);
+                }
+                // The rest is not needed: leave the reader where it is.
+                Some(Node::Arr(items))
+            }
+            _ => {
+                let end = self.b[self.i..]
+                    .iter()
+                    .position(|&c| matches!(c, b',' | b'}' | b']') || c.is_ascii_whitespace())
+                    .map_or(self.b.len(), |n| self.i + n);
+                self.i = end;
+                Some(Node::Other)
+            }
+        }
+    }
+
+    /// A string token at `self.i`, unescaped; `None` if it is cut short or invalid.
+    fn string(&mut self) -> Option<Cow<'a, str>> {
+        let start = self.i;
+        let (end, escaped) = self.string_end()?;
+        self.i = end + 1;
+        let token = &self.b[start..=end];
+        if escaped {
+            serde_json::from_slice::<String>(token).ok().map(Cow::Owned)
+        } else {
+            std::str::from_utf8(&token[1..token.len() - 1])
+                .ok()
+                .map(Cow::Borrowed)
+        }
+    }
+
+    /// The closing quote of the string token at `self.i`, and whether it has escapes.
+    fn string_end(&self) -> Option<(usize, bool)> {
+        let mut j = self.i + 1;
+        let mut escaped = false;
+        loop {
+            let off = memchr::memchr2(b'"', b'\\', self.b.get(j..)?)?;
+            if self.b[j + off] == b'"' {
+                return Some((j + off, escaped));
+            }
+            escaped = true;
+            j += off + 2;
+        }
+    }
+
+    /// Skips the container at `self.i` (iteratively), or to the end of the input.
+    fn skip_container(&mut self) {
+        let mut depth = 0usize;
+        while self.i < self.b.len() {
+            match self.b[self.i] {
+                b'"' => {
+                    self.i = self.string_end().map_or(self.b.len(), |(end, _)| end + 1);
+                    continue;
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        self.i += 1;
+                        return;
+                    }
+                }
+                _ => {}
+            }
+            self.i += 1;
+        }
     }
 }
 
@@ -331,22 +533,15 @@ fn truncated() -> std::io::Error {
 }
 
 /// One record's bytes: parse, validate, normalize, push.
-/// `mixed` (JSON Lines) lets a line's own shape decide between the two record types.
+/// `mixed` (JSON Lines, streams) lets a record's own top-level keys decide between the two
+/// record types.
 fn record(ctx: &mut DecodeCtx<'_, '_>, piece: Piece<'_>, kind: ObjectKind, mixed: bool) {
     ctx.seen += 1;
     match piece {
         Piece::Oversized(n) => ctx.bad(BadRecord::Oversized, &format!("{n} bytes")),
         Piece::Record(bytes) => {
-            let invocation = if mixed {
-                memchr::memmem::find(bytes, b"\"schemaType\"").is_some()
-            } else {
-                kind == ObjectKind::Invocation
-            };
-            if invocation {
-                normalize::invocation(ctx, bytes)
-            } else {
-                normalize::cloudtrail(ctx, bytes)
-            }
+            let invocation = (!mixed).then_some(kind == ObjectKind::Invocation);
+            normalize::record(ctx, bytes, invocation)
         }
     }
 }

@@ -54,8 +54,44 @@ pub struct Activity {
     pub guardrail_intervened: bool,
     /// Kind and masked form of a secret found in a prompt or completion.
     pub secret: Option<(&'static str, Arc<str>)>,
-    /// Index of the log object in the batch it was read from.
-    pub object: u32,
+}
+
+impl Activity {
+    /// An activity of `principal` (an ARN, keyed and typed as normalize does) at `time`,
+    /// with every other field empty: the start of a struct update in tests and examples,
+    /// `Activity { country: Some(*b"RU"), ..Activity::new(t, Source::Cloudtrail, arn) }`.
+    pub fn new(time: i64, source: Source, principal: &str) -> Activity {
+        let account = principal.split(':').nth(4).unwrap_or("");
+        Activity {
+            time,
+            source,
+            account: account.into(),
+            region: "us-east-1".into(),
+            principal: principal.into(),
+            principal_key: principal_key(principal).as_ref().into(),
+            principal_type: principal_type(principal).into(),
+            access_key_id: None,
+            event_source: "".into(),
+            event_name: "".into(),
+            error_code: None,
+            source_ip: None,
+            source_host: None,
+            country: None,
+            asn: None,
+            user_agent: None,
+            model_id: None,
+            input_tokens: 0,
+            output_tokens: 0,
+            bucket: None,
+            key: None,
+            bytes_out: 0,
+            request_id: None,
+            vpc_endpoint: false,
+            invoked_by: None,
+            guardrail_intervened: false,
+            secret: None,
+        }
+    }
 }
 
 /// Interns strings per object and caches geo lookups per address.

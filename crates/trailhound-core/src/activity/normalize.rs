@@ -10,6 +10,7 @@ use crate::record::BadRecord;
 use crate::record::cloudtrail::CtRecord;
 use crate::record::content::{self, ContentFlags};
 use crate::record::invocation::InvRecord;
+use crate::record::split;
 
 #[derive(Deserialize)]
 struct Wrapper<'a> {
@@ -17,6 +18,65 @@ struct Wrapper<'a> {
     event: Option<&'a RawValue>,
     #[serde(borrow)]
     detail: Option<&'a RawValue>,
+}
+
+/// Wrappers are unwrapped at most this many levels deep (`{"event":{"event":…}}`); a record
+/// wrapped deeper is a bad record.
+pub(crate) const MAX_UNWRAP: usize = 4;
+
+/// One record's bytes (a CloudTrail event, an invocation log record, or either wrapped):
+/// checks its nesting, unwraps it (iteratively, at most [`MAX_UNWRAP`] levels), normalizes it
+/// and pushes the activity, or counts it as bad. `invocation` is the record type when the
+/// object's layout says; `None` lets the record's own top-level keys decide.
+pub(crate) fn record(ctx: &mut DecodeCtx<'_, '_>, mut bytes: &[u8], invocation: Option<bool>) {
+    let mut schema_type = false;
+    let shape = split::outline(bytes, split::MAX_DEPTH, |k| {
+        schema_type |= key_is(k, "schemaType")
+    });
+    if shape.is_err() {
+        return ctx.bad(
+            BadRecord::WrongSchema,
+            &format!("nested more than {} levels deep", split::MAX_DEPTH),
+        );
+    }
+    let mut invocation = invocation.unwrap_or(schema_type);
+    let mut unwrapped = 0;
+    loop {
+        let inner = if invocation {
+            invocation_one(ctx, bytes)
+        } else {
+            cloudtrail_one(ctx, bytes)
+        };
+        let Some(inner) = inner else { return };
+        if unwrapped == MAX_UNWRAP {
+            return ctx.bad(
+                BadRecord::WrongSchema,
+                &format!("wrapped in more than {MAX_UNWRAP} levels of \"event\"/\"detail\""),
+            );
+        }
+        unwrapped += 1;
+        if !invocation {
+            // A CloudTrail-looking wrapper may hold an invocation record.
+            let mut schema_type = false;
+            let _ = split::outline(inner, split::MAX_DEPTH, |k| {
+                schema_type |= key_is(k, "schemaType")
+            });
+            invocation = schema_type;
+        }
+        bytes = inner;
+    }
+}
+
+/// A raw key (as [`split::outline`] hands it out) equals `name`, escapes resolved.
+fn key_is(raw: &[u8], name: &str) -> bool {
+    if !raw.contains(&b'\\') {
+        return raw == name.as_bytes();
+    }
+    let mut quoted = Vec::with_capacity(raw.len() + 2);
+    quoted.push(b'"');
+    quoted.extend_from_slice(raw);
+    quoted.push(b'"');
+    serde_json::from_slice::<String>(&quoted).is_ok_and(|k| k == name)
 }
 
 /// The inner event of a wrapper line, if the line is one.
@@ -72,20 +132,26 @@ fn valid_region(r: &str) -> bool {
             .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
 }
 
-pub(crate) fn cloudtrail(ctx: &mut DecodeCtx<'_, '_>, bytes: &[u8]) {
+/// Normalizes one CloudTrail event, or returns the inner event if `bytes` is a wrapper.
+fn cloudtrail_one<'b>(ctx: &mut DecodeCtx<'_, '_>, bytes: &'b [u8]) -> Option<&'b [u8]> {
     let r: CtRecord = match serde_json::from_slice(bytes) {
         Ok(r) => r,
-        Err(e) => return json_error(ctx, &e),
+        Err(e) => {
+            json_error(ctx, &e);
+            return None;
+        }
     };
     if r.event_name.is_none()
         && r.event_time.is_none()
         && let Some(inner) = unwrap(bytes)
     {
-        if memchr::memmem::find(inner, b"\"schemaType\"").is_some() {
-            return invocation(ctx, inner);
-        }
-        return cloudtrail(ctx, inner);
+        return Some(inner);
     }
+    cloudtrail(ctx, &r);
+    None
+}
+
+fn cloudtrail(ctx: &mut DecodeCtx<'_, '_>, r: &CtRecord<'_>) {
     let (Some(name), Some(source)) = (r.event_name.as_deref(), r.event_source.as_deref()) else {
         return ctx.bad(
             BadRecord::MissingField,
@@ -181,22 +247,30 @@ pub(crate) fn cloudtrail(ctx: &mut DecodeCtx<'_, '_>, bytes: &[u8]) {
         invoked_by: n.intern_opt(invoked_by),
         guardrail_intervened: false,
         secret: None,
-        object: ctx.index,
     };
     ctx.push(a);
 }
 
-pub(crate) fn invocation(ctx: &mut DecodeCtx<'_, '_>, bytes: &[u8]) {
+/// Normalizes one invocation log record, or returns the inner record if `bytes` is a wrapper.
+fn invocation_one<'b>(ctx: &mut DecodeCtx<'_, '_>, bytes: &'b [u8]) -> Option<&'b [u8]> {
     let r: InvRecord = match serde_json::from_slice(bytes) {
         Ok(r) => r,
-        Err(e) => return json_error(ctx, &e),
+        Err(e) => {
+            json_error(ctx, &e);
+            return None;
+        }
     };
     if r.schema_type.is_none()
         && r.operation.is_none()
         && let Some(inner) = unwrap(bytes)
     {
-        return invocation(ctx, inner);
+        return Some(inner);
     }
+    invocation(ctx, &r);
+    None
+}
+
+fn invocation(ctx: &mut DecodeCtx<'_, '_>, r: &InvRecord<'_>) {
     if r.schema_type
         .as_deref()
         .is_some_and(|s| s != "ModelInvocationLog")
@@ -265,7 +339,6 @@ pub(crate) fn invocation(ctx: &mut DecodeCtx<'_, '_>, bytes: &[u8]) {
         invoked_by: None,
         guardrail_intervened: flags.guardrail_intervened,
         secret: flags.secret.map(|(k, m)| (k, std::sync::Arc::from(m))),
-        object: ctx.index,
     };
     ctx.push(a);
 }

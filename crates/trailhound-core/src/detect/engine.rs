@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::spec::{CompiledSuppression, Spec, SpecError};
 use super::{Ctx, DEFAULTS, Detector, kinds};
 use crate::activity::Activity;
-use crate::alert::{Finding, SourceRef, finding_id, severity_label};
+use crate::finding::{Finding, SourceRef, finding_id, severity_label};
 use crate::ingest::ObjectRef;
 use crate::state::{EntityState, OpenFinding, principal_entity};
 
@@ -178,6 +178,21 @@ impl Engine {
         }
     }
 
+    /// The embedded defaults with `files` merged over them by id: a file with an existing id
+    /// replaces that detector, a new id adds one, and a file with `enabled = false` (it may
+    /// hold only `id` and `enabled`) turns one off. Tuning one threshold is one file.
+    pub fn merged(files: &[(String, String)], learning: i64) -> Result<Self, EngineError> {
+        let (merged, mut errors) = merge_by_id(DEFAULTS, files);
+        match Self::from_files(&merged, learning) {
+            Ok(engine) if errors.is_empty() => Ok(engine),
+            Ok(_) => Err(EngineError(errors)),
+            Err(EngineError(more)) => {
+                errors.extend(more);
+                Err(EngineError(errors))
+            }
+        }
+    }
+
     /// The embedded default detectors.
     pub fn defaults(learning: i64) -> Result<Self, EngineError> {
         let files: Vec<(String, String)> = DEFAULTS
@@ -215,24 +230,22 @@ impl Engine {
     }
 
     /// Applies activities (sorted by event time) to `states`; returns the findings raised or
-    /// updated, in id order. `objects[a.object]` is the object each activity came from.
+    /// updated, in id order. `object` is the log object the activities came from.
     pub fn apply(
         &self,
         states: &mut HashMap<String, EntityState>,
         acts: &[Activity],
-        objects: &[ObjectRef],
+        object: &ObjectRef,
     ) -> Vec<Finding> {
-        let mut alerts = Alerts::default();
+        let mut alerts = Alerts {
+            source: Some(SourceRef {
+                bucket: object.bucket.clone(),
+                key: object.key.clone(),
+            }),
+            ..Alerts::default()
+        };
         let mut keys: HashMap<&str, String> = HashMap::new();
-        let mut current_object = u32::MAX;
         for a in acts {
-            if a.object != current_object {
-                current_object = a.object;
-                alerts.source = objects.get(a.object as usize).map(|o| SourceRef {
-                    bucket: o.bucket.clone(),
-                    key: o.key.clone(),
-                });
-            }
             let pk = keys
                 .entry(&a.principal_key)
                 .or_insert_with(|| principal_entity(&a.principal_key));
@@ -271,4 +284,60 @@ impl Engine {
         }
         out.into_values().collect()
     }
+}
+
+/// The detector id and `enabled` flag of a file, read before the file is checked whole.
+fn id_of(file: &str, text: &str) -> Result<(String, bool), SpecError> {
+    let err = |field: &str, reason: String| SpecError {
+        file: file.into(),
+        field: field.into(),
+        reason,
+    };
+    let v: toml::Table =
+        toml::from_str(text).map_err(|e| err("(file)", e.message().to_string()))?;
+    let id = v
+        .get("id")
+        .and_then(|i| i.as_str())
+        .ok_or_else(|| err("id", "missing: every detector file names its id".into()))?;
+    let enabled = v.get("enabled").and_then(|e| e.as_bool()).unwrap_or(true);
+    Ok((id.to_string(), enabled))
+}
+
+/// Merges `overrides` over `defaults` by detector id (see [`Engine::merged`]); files whose id
+/// cannot be read, or that repeat an id, are returned as errors and left out.
+pub fn merge_by_id(
+    defaults: &[(&str, &str)],
+    overrides: &[(String, String)],
+) -> (Vec<(String, String)>, Vec<SpecError>) {
+    let mut out: Vec<(String, String, String)> = Vec::new();
+    let mut errors = Vec::new();
+    for (file, text) in defaults {
+        match id_of(file, text) {
+            Ok((id, _)) => out.push((id, file.to_string(), text.to_string())),
+            Err(e) => errors.push(e),
+        }
+    }
+    let mut seen = std::collections::HashSet::new();
+    for (file, text) in overrides {
+        let (id, enabled) = match id_of(file, text) {
+            Ok(v) => v,
+            Err(e) => {
+                errors.push(e);
+                continue;
+            }
+        };
+        if !seen.insert(id.clone()) {
+            errors.push(SpecError {
+                file: file.clone(),
+                field: "id".into(),
+                reason: format!("`{id}` is defined twice in the detectors folder"),
+            });
+            continue;
+        }
+        out.retain(|(i, _, _)| *i != id);
+        if enabled {
+            out.push((id, file.clone(), text.clone()));
+        }
+    }
+    (out.into_iter().map(|(_, f, t)| (f, t)).collect(), errors)
 }

@@ -16,25 +16,16 @@ pub use spec::{Spec, SpecError};
 use crate::activity::Activity;
 use crate::state::EntityState;
 
-/// Detector ids are a contract (ARCHITECTURE.md): findings carry them, users filter on them.
-pub const KNOWN_IDS: &[&str] = &[
-    "invoke-spike",
-    "token-spike",
-    "unusual-geo",
-    "impossible-travel",
-    "training-data-access",
-    "s3-exfil-volume",
-    "llmjacking-recon",
-    "bedrock-probing",
-    "model-access-enabled",
-    "logging-tampering",
-    "gpu-provisioning",
-    "secret-in-prompt",
-    "guardrail-interventions",
-    "attack-tool-agent",
-    "ai-role-iam-change",
-    "unapproved-model",
-];
+/// Whether `id` is a well-formed detector id: 1 to 64 lowercase letters, digits and
+/// hyphens, starting with a letter. Any such id is allowed; the ids of the shipped catalogue
+/// (docs/ARCHITECTURE.md) are a contract for their meaning, not the only ones.
+pub fn valid_id(id: &str) -> bool {
+    (1..=64).contains(&id.len())
+        && id.starts_with(|c: char| c.is_ascii_lowercase())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
 
 /// The shipped detector files (every `detectors/*.toml`), embedded into the binary as the
 /// defaults by `build.rs`.

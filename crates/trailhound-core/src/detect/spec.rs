@@ -202,13 +202,12 @@ impl Spec {
                 ),
             )
         })?;
-        if !super::KNOWN_IDS.contains(&spec.id.as_str()) {
+        if !super::valid_id(&spec.id) {
             return Err(err(
                 "id",
                 format!(
-                    "`{}` is not a known detector id ({})",
-                    spec.id,
-                    super::KNOWN_IDS.join(", ")
+                    "`{}` is not a detector id: use 1-64 lowercase letters, digits and hyphens, starting with a letter",
+                    spec.id
                 ),
             ));
         }

@@ -1,5 +1,5 @@
 //! Ingest: where objects come from (local files; S3 is `trailhound-aws`), what they are (key classification),
-//! and how their bytes are inflated. Decoding of the content lives in [`crate::record`].
+//! and how their bytes are inflated. Decoding the content is the job of the modules downstream (`record`, `activity`).
 
 pub mod inflate;
 pub mod key;
@@ -34,6 +34,14 @@ pub struct ObjectRef {
     /// ETag or version id when known; part of the object's identity for idempotency.
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub version: String,
+    /// For an object applied in several parts (the Lambda splits objects that touch more
+    /// entities than one transaction holds): the part, from 1. 0 is the whole object.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub part: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 impl ObjectRef {
@@ -42,6 +50,7 @@ impl ObjectRef {
             bucket: String::new(),
             key: key.into(),
             version: String::new(),
+            part: 0,
         }
     }
 
@@ -54,12 +63,21 @@ impl ObjectRef {
             bucket: bucket.into(),
             key: key.into(),
             version: version.into(),
+            part: 0,
         }
     }
 
-    /// A stable identity for "this object has been applied": bucket, key and version.
+    /// A stable identity for "this object (or this part of it) has been applied": bucket,
+    /// key, version and part.
     pub fn identity(&self) -> String {
-        format!("{}/{}#{}", self.bucket, self.key, self.version)
+        if self.part == 0 {
+            format!("{}/{}#{}", self.bucket, self.key, self.version)
+        } else {
+            format!(
+                "{}/{}#{}#part{}",
+                self.bucket, self.key, self.version, self.part
+            )
+        }
     }
 }
 

@@ -30,32 +30,46 @@ fn is_token(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'_' || b == b'-'
 }
 
+/// Finds the first run of `class` bytes that starts with `prefix` on a boundary (the byte
+/// before is not in `class`) and that `accept`s its length. Every byte is looked at a bounded
+/// number of times: a run is measured once, from the first occurrence of `prefix` in it, and
+/// the search goes on after its end (only a run's first byte can be on a boundary), so runs
+/// of the prefix itself (`sk-sk-sk-…`, `AKIAAKIA…`) cost no more than any other text.
+fn find_run(
+    body: &[u8],
+    prefix: &[u8],
+    class: fn(u8) -> bool,
+    accept: impl Fn(usize) -> bool,
+) -> Option<(usize, usize)> {
+    let finder = memmem::Finder::new(prefix);
+    let mut from = 0;
+    while let Some(off) = finder.find(&body[from..]) {
+        let at = from + off;
+        let len = body[at..].iter().take_while(|&&b| class(b)).count();
+        let boundary = at == 0 || !class(body[at - 1]);
+        if boundary && accept(len) {
+            return Some((at, len));
+        }
+        // A prefix that is not all `class` bytes leaves `len` short of it: step past it anyway.
+        from = at + len.max(1);
+    }
+    None
+}
+
 /// Finds an AWS access key id (`AKIA`/`ASIA` + 16 upper-case alphanumerics) on a word boundary.
 fn aws_key(body: &[u8]) -> Option<&[u8]> {
     for prefix in [&b"AKIA"[..], b"ASIA"] {
-        for at in memmem::find_iter(body, prefix) {
-            let end = at + 20;
-            if end <= body.len()
-                && body[at + 4..end].iter().all(|&b| is_upper_alnum(b))
-                && (at == 0 || !is_upper_alnum(body[at - 1]))
-                && body.get(end).is_none_or(|&b| !is_upper_alnum(b))
-            {
-                return Some(&body[at..end]);
-            }
+        if let Some((at, len)) = find_run(body, prefix, is_upper_alnum, |len| len == 20) {
+            return Some(&body[at..at + len]);
         }
     }
     None
 }
 
-/// Finds a token that starts with `prefix` and has at least `min` token characters after it.
-fn prefixed(body: &[u8], prefix: &[u8], min: usize) -> Option<usize> {
-    memmem::find_iter(body, prefix).find(|&at| {
-        let n = body[at + prefix.len()..]
-            .iter()
-            .take_while(|&&b| is_token(b))
-            .count();
-        n >= min && (at == 0 || !is_token(body[at - 1]))
-    })
+/// Finds a token that starts with `prefix` and has at least `min` token characters after it;
+/// returns its start and length.
+fn prefixed(body: &[u8], prefix: &[u8], min: usize) -> Option<(usize, usize)> {
+    find_run(body, prefix, is_token, |len| len >= prefix.len() + min)
 }
 
 /// Scans one body (raw JSON text of a prompt or completion).
@@ -84,8 +98,7 @@ pub fn scan(body: &[u8], flags: &mut ContentFlags) {
             ("slack-token", b"xoxb-", 20),
             ("openai-key", b"sk-", 32),
         ] {
-            if let Some(at) = prefixed(body, prefix, min) {
-                let n = body[at..].iter().take_while(|&&b| is_token(b)).count();
+            if let Some((at, n)) = prefixed(body, prefix, min) {
                 flags.secret = Some((kind, mask(&body[at..at + n])));
                 break;
             }

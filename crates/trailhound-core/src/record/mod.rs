@@ -1,7 +1,7 @@
 //! Records: the typed CloudTrail and invocation-log records (borrowed from the buffer, only
 //! the fields in use), the streaming splitter that cuts them out of an object, the content
 //! scan of prompt bodies, and why a record can be bad. Turning records into activities is
-//! [`crate::activity`]'s job.
+//! the `activity` module's job.
 
 pub mod cloudtrail;
 pub mod content;

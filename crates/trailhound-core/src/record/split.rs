@@ -153,6 +153,46 @@ impl<R: Read> Splitter<R> {
         Ok(Some(Piece::Record(&self.buf[s..i])))
     }
 
+    /// The next value of a top-level stream of concatenated values. Unlike [`Self::value`]
+    /// (which hands out an empty piece at a `,`, `]` or `}` so that the caller, inside a
+    /// container, can see where the container goes on), this always consumes input: a run of
+    /// stray separators and closers between values comes out as one piece of its own, which
+    /// the parser rejects as a bad record.
+    pub fn stream_value(&mut self) -> io::Result<Option<Piece<'_>>> {
+        match self.peek_byte()? {
+            None => Ok(None),
+            Some(b',' | b']' | b'}') => {
+                let stray = |c: u8| matches!(c, b',' | b']' | b'}') || c.is_ascii_whitespace();
+                let mut i = self.pos;
+                let mut discarded = 0u64;
+                loop {
+                    while i < self.buf.len() && stray(self.buf[i]) {
+                        i += 1;
+                    }
+                    if i < self.buf.len() {
+                        break;
+                    }
+                    if i - self.pos > self.max_record {
+                        discarded += (i - self.pos) as u64;
+                        self.pos = i;
+                    }
+                    let scanned = i - self.pos;
+                    if !self.fill()? {
+                        break;
+                    }
+                    i = self.pos + scanned;
+                }
+                let s = self.pos;
+                self.pos = i;
+                if discarded > 0 {
+                    return Ok(Some(Piece::Oversized(discarded + (i - s) as u64)));
+                }
+                Ok(Some(Piece::Record(&self.buf[s..i])))
+            }
+            Some(_) => self.value(),
+        }
+    }
+
     /// The next line (without its terminator); `None` at end of input.
     pub fn line(&mut self) -> io::Result<Option<Piece<'_>>> {
         if self.pos >= self.buf.len() && !self.fill()? {
@@ -207,6 +247,66 @@ impl<R: Read> Splitter<R> {
             _ => Ok(None),
         }
     }
+}
+
+/// Records nested deeper than this are refused before a parser sees them. serde_json has the
+/// same limit (128) for the values it builds, but not for the values it skips or keeps raw
+/// (unknown fields, `RawValue`), and code that unwraps nested values must not recurse on them.
+pub const MAX_DEPTH: usize = 128;
+
+/// The record nests deeper than [`MAX_DEPTH`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TooDeep;
+
+/// One linear pass over a record's bytes that parses nothing: fails if the nesting goes deeper
+/// than `max_depth`, and otherwise hands `key` the raw bytes (between the quotes, escapes
+/// as written) of each key of the top-level object. Strings are jumped over with memchr, so
+/// brackets and quotes inside them do not count.
+pub fn outline(bytes: &[u8], max_depth: usize, mut key: impl FnMut(&[u8])) -> Result<(), TooDeep> {
+    let top_object = bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'{');
+    let mut depth = 0usize;
+    let mut want_key = false;
+    let mut i = 0;
+    while i < bytes.len() {
+        match bytes[i] {
+            b'"' => {
+                let end = string_end(bytes, i + 1);
+                if want_key && depth == 1 && top_object {
+                    key(&bytes[i + 1..end]);
+                }
+                want_key = false;
+                i = end + 1;
+                continue;
+            }
+            c @ (b'{' | b'[') => {
+                depth += 1;
+                if depth > max_depth {
+                    return Err(TooDeep);
+                }
+                want_key = depth == 1 && c == b'{';
+            }
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                want_key = false;
+            }
+            b',' => want_key = depth == 1,
+            _ => {}
+        }
+        i += 1;
+    }
+    Ok(())
+}
+
+/// The index of the quote that closes the string whose contents start at `i` (or the end).
+fn string_end(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() {
+        match memchr::memchr2(b'"', b'\\', &b[i..]) {
+            None => break,
+            Some(off) if b[i + off] == b'"' => return i + off,
+            Some(off) => i += off + 2,
+        }
+    }
+    b.len()
 }
 
 #[derive(Default)]

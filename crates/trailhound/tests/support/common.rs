@@ -33,7 +33,7 @@ pub fn run(opts: &Options) -> Output {
 /// Validates every finding against the contract schema.
 pub fn assert_schema(findings: &[Finding]) {
     let schema: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(fixtures().join("finding.schema.json")).unwrap(),
+        &std::fs::read_to_string(repo().join("schema/finding.schema.json")).unwrap(),
     )
     .unwrap();
     let validator = jsonschema::validator_for(&schema).expect("schema compiles");

@@ -4,6 +4,7 @@
 
 pub mod common;
 pub mod fixtures;
+pub mod memory;
 pub mod moto;
 
 use std::collections::{BTreeMap, HashMap};
