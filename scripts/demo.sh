@@ -4,6 +4,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh >&2
 # The `demo` profile: optimized without LTO (the Lambda's release build, with thin LTO, is
-# for deploy/), so a fresh clone reaches its first finding in minutes.
-cargo build --profile demo --quiet -p trailhound --bin trailhound
+# for deploy/) and without the `s3` and `lambda` features (the demo replays a local folder), so a
+# fresh clone reaches its first finding without compiling the AWS SDK.
+cargo build --profile demo --quiet -p trailhound --no-default-features --bin trailhound
 exec ./target/demo/trailhound replay samples/ "$@"

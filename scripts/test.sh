@@ -9,7 +9,8 @@ took() { echo "    ($(( $(date +%s) - $(cat /tmp/.th_step) ))s)"; }
 
 step "setup"; bash scripts/setup.sh; took
 step "cargo fmt --check"; cargo fmt --all -- --check; took
-step "cargo clippy"; cargo clippy --workspace --all-targets -- -D warnings; took
+step "cargo clippy"; cargo clippy --workspace --all-targets -- -D warnings
+cargo clippy -p trailhound --no-default-features -- -D warnings; took
 if cargo nextest --version >/dev/null 2>&1; then
   step "cargo nextest run"; cargo nextest run --workspace --no-fail-fast; took
 else

@@ -129,11 +129,24 @@ fn init_logs() {
         .try_init();
 }
 
+#[cfg(feature = "lambda")]
+fn lambda_main() -> i32 {
+    trailhound_aws::lambda::main()
+}
+
+#[cfg(not(feature = "lambda"))]
+fn lambda_main() -> i32 {
+    eprintln!(
+        "error: this trailhound was built without the Lambda driver: build it with the default features"
+    );
+    2
+}
+
 /// Runs the CLI and returns the process exit code: 0 ran fine (findings or not), 2 usage or
 /// configuration error, 1 anything else.
 pub fn main() -> i32 {
     if std::env::var_os("AWS_LAMBDA_RUNTIME_API").is_some() {
-        return trailhound_aws::lambda::main();
+        return lambda_main();
     }
     let cli = match Cli::try_parse() {
         Ok(c) => c,
@@ -143,7 +156,7 @@ pub fn main() -> i32 {
         }
     };
     if matches!(cli.command, Command::Lambda) {
-        return trailhound_aws::lambda::main();
+        return lambda_main();
     }
     init_logs();
     match run(cli) {

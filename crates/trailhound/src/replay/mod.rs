@@ -6,7 +6,6 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use trailhound_aws::s3;
 use trailhound_core::alert::Finding;
 use trailhound_core::detect::Engine;
 use trailhound_core::events::{Event, Stats};
@@ -16,6 +15,28 @@ use trailhound_core::ingest::local::{self, LocalObject};
 use trailhound_core::pipeline::Pipeline;
 use trailhound_core::record::Limits;
 use trailhound_core::state::MemoryStore;
+
+#[cfg(feature = "s3")]
+mod remote;
+#[cfg(not(feature = "s3"))]
+mod remote {
+    //! This build has no S3 support (the `s3` feature is off).
+    pub struct Remote;
+    impl Remote {
+        pub fn len(&self) -> usize {
+            0
+        }
+    }
+    pub async fn list(urls: &[&String]) -> anyhow::Result<Option<Remote>> {
+        if urls.is_empty() {
+            return Ok(None);
+        }
+        Err(super::UsageError(
+            "this trailhound was built without S3 support: build it with the default features to replay s3:// prefixes".into(),
+        )
+        .into())
+    }
+}
 
 /// A usage or configuration error: exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -99,17 +120,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Output> {
     }
     let locals: Vec<PathBuf> = locals.into_iter().map(PathBuf::from).collect();
     let objects = local::list(&locals).map_err(|e| UsageError(format!("{e:#}")))?;
-    let (s3_client, listed) = if remote.is_empty() {
-        (None, Vec::new())
-    } else {
-        let client = s3::client(&s3::aws_config().await);
-        let mut listed = Vec::new();
-        for url in &remote {
-            listed.extend(s3::list(&client, url).await?);
-        }
-        s3::sort(&mut listed);
-        (Some(client), listed)
-    };
+    let remote = remote::list(&remote).await?;
     let pipeline = Pipeline {
         engine: &engine,
         geo: &geo,
@@ -117,7 +128,10 @@ pub async fn run(opts: &Options) -> anyhow::Result<Output> {
         since: opts.since,
         until: opts.until,
     };
-    let bar = progress(opts.progress, (objects.len() + listed.len()) as u64);
+    let bar = progress(
+        opts.progress,
+        (objects.len() + remote.as_ref().map_or(0, |r| r.len())) as u64,
+    );
     let mut stats = Stats::default();
     let mut findings: BTreeMap<String, Finding> = BTreeMap::new();
     for obj in &objects {
@@ -125,20 +139,11 @@ pub async fn run(opts: &Options) -> anyhow::Result<Output> {
         process_local(&pipeline, &store, obj, &mut stats, &mut findings).await?;
         bar.inc(1);
     }
-    if let Some(client) = &s3_client {
-        let decoder = s3::Decoder {
-            engine: engine.clone(),
-            geo: geo.clone(),
-            limits: opts.limits,
-            since: opts.since,
-            until: opts.until,
-        };
-        for obj in &listed {
-            let key = &obj.target.object.key;
-            bar.set_message(key.rsplit('/').next().unwrap_or("").to_string());
-            process_s3(client, &decoder, &store, obj, &mut stats, &mut findings).await?;
-            bar.inc(1);
-        }
+    #[cfg(feature = "s3")]
+    if let Some(remote) = &remote {
+        remote
+            .process(&engine, &geo, opts, &store, &bar, &mut stats, &mut findings)
+            .await?;
     }
     bar.finish_and_clear();
     if let Some(p) = &opts.state {
@@ -211,44 +216,6 @@ async fn apply(
         store.mark_published(object, &ids).await?;
     }
     Ok(())
-}
-
-/// One object of an `s3://` replay: streamed from S3, otherwise as a local file.
-async fn process_s3(
-    client: &aws_sdk_s3::Client,
-    decoder: &s3::Decoder,
-    store: &MemoryStore,
-    obj: &s3::Listed,
-    stats: &mut Stats,
-    findings: &mut BTreeMap<String, Finding>,
-) -> anyhow::Result<()> {
-    let object = &obj.target.object;
-    let fetched = match s3::fetch_decode(client, decoder, &obj.target).await {
-        Ok(f) => f,
-        Err(error) => {
-            stats.emit(Event::ObjectFailed {
-                object,
-                error: &error,
-            });
-            return Ok(());
-        }
-    };
-    stats.emit(Event::BytesRead {
-        bytes: fetched.bytes_in,
-    });
-    stats.emit(Event::Decoded {
-        object,
-        decoded: &fetched.decoded,
-    });
-    apply(
-        &decoder.pipeline(),
-        store,
-        &obj.target.object,
-        &fetched.activities,
-        stats,
-        findings,
-    )
-    .await
 }
 
 fn progress(enabled: bool, total: u64) -> indicatif::ProgressBar {
