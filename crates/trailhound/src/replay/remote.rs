@@ -103,4 +103,3 @@ async fn process_s3(
     )
     .await
 }
-
