@@ -2,6 +2,7 @@
 //! the engine over each object's activities against per-entity state.
 
 pub mod engine;
+pub mod filter;
 mod kinds;
 pub mod matcher;
 pub mod spec;
