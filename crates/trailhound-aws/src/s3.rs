@@ -70,6 +70,8 @@ pub struct Decoder {
     pub limits: Limits,
     pub since: Option<i64>,
     pub until: Option<i64>,
+    /// See [`Pipeline::newest_allowed`].
+    pub newest_allowed: Option<i64>,
 }
 
 impl Decoder {
@@ -80,6 +82,7 @@ impl Decoder {
             limits: self.limits,
             since: self.since,
             until: self.until,
+            newest_allowed: self.newest_allowed,
         }
     }
 }

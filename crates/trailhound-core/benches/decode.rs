@@ -114,6 +114,7 @@ fn benches(c: &mut Criterion) {
         limits: Default::default(),
         since: None,
         until: None,
+        newest_allowed: None,
     };
     let object = ObjectRef::s3("bench", KEY, "etag");
 

@@ -35,6 +35,8 @@ pub enum Event<'a> {
     },
     /// An object applied before (a redelivery): state untouched.
     Duplicate { object: &'a ObjectRef },
+    /// Activities a detector's suppression matched in an object (not judged, not learned).
+    Suppressed { object: &'a ObjectRef, count: u64 },
     /// A finding raised or updated by an object.
     Finding { finding: &'a Finding },
     /// Findings a sink accepted.
@@ -56,6 +58,8 @@ pub struct Stats {
     /// Objects that failed after they were read (state, publish).
     pub apply_failures: u64,
     pub duplicates: u64,
+    /// (activity, detector) pairs a suppression matched.
+    pub suppressed: u64,
     pub records: u64,
     pub bad_records: BTreeMap<&'static str, u64>,
     pub odd_values: BTreeMap<&'static str, u64>,
@@ -89,6 +93,10 @@ impl Stats {
             Event::Duplicate { object } => {
                 tracing::info!(object = %object, "object applied before; state unchanged");
                 self.duplicates += 1;
+            }
+            Event::Suppressed { object, count } => {
+                tracing::debug!(object = %object, count, "activity suppressed");
+                self.suppressed += count;
             }
             Event::Finding { finding } => {
                 tracing::info!(
@@ -189,6 +197,7 @@ impl Stats {
         add(&mut self.published, &o.published);
         self.apply_failures += o.apply_failures;
         self.duplicates += o.duplicates;
+        self.suppressed += o.suppressed;
         self.records += o.records;
         self.bytes_in += o.bytes_in;
         self.bytes_inflated += o.bytes_inflated;

@@ -17,6 +17,11 @@ pub struct Finding {
     pub severity_label: String,
     pub title: String,
     pub description: String,
+    /// The detector's `subject` template rendered for this finding; SNS subjects are
+    /// `[<severity_label>] <detector>: <subject>`, cut under 100 characters. Empty in findings
+    /// stored before subjects existed (the title stands in).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub subject: String,
     pub account: String,
     pub region: String,
     pub principal: String,
@@ -27,6 +32,13 @@ pub struct Finding {
     pub count: u64,
     pub evidence: serde_json::Map<String, serde_json::Value>,
     pub sources: Vec<SourceRef>,
+    /// MITRE ATT&CK technique ids (`T1496.004`) and AWS threat technique catalog ids
+    /// (`T1496.A007`) of the detector.
+    #[serde(default)]
+    pub attack: Vec<String>,
+    /// MITRE ATLAS technique ids (`AML.T0034`) of the detector.
+    #[serde(default)]
+    pub atlas: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

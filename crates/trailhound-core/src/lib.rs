@@ -10,10 +10,12 @@
 //!             splitter)  objects)    Store)    kinds)     formats)   what happened to it)
 //! ```
 //!
-//! `time`, `geo` and `finding` (the contract types of a finding, which state keeps in its
-//! outbox) sit below all of them. The AWS parts (S3, DynamoDB, SNS, Lambda) live in
-//! `trailhound-aws`, which depends on this crate and never the other way.
+//! `time`, `geo` (with its `centroids`) and `finding` (the contract types of a finding,
+//! which state keeps in its outbox) sit below all of them. The AWS parts (S3, DynamoDB,
+//! SNS, Lambda) live in `trailhound-aws`, which depends on this crate and never the other
+//! way.
 
+pub mod centroids;
 pub mod finding;
 pub mod geo;
 pub mod time;

@@ -24,7 +24,16 @@ pub struct Pipeline<'a> {
     /// Keep only events in `[since, until)` (event time, Unix seconds).
     pub since: Option<i64>,
     pub until: Option<i64>,
+    /// The newest event time a record may carry (Unix seconds): the Lambda passes `None`
+    /// (now, by the wall clock, plus [`FUTURE_SLACK`]); replay passes its newest key time
+    /// plus the slack.
+    pub newest_allowed: Option<i64>,
 }
+
+/// How far past the newest allowed time (now, or the newest key time) a record may be dated.
+pub const FUTURE_SLACK: i64 = 15 * 60;
+/// How far before its object's key time a record may be dated.
+pub const PAST_SLACK: i64 = 86_400;
 
 /// The result of applying one object's activities.
 #[derive(Debug, Default)]
@@ -33,6 +42,8 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
     /// The object had been applied before: state was not touched.
     pub duplicate: bool,
+    /// (activity, detector) pairs a suppression matched: not judged, not learned.
+    pub suppressed: u64,
     pub attempts: u32,
 }
 
@@ -45,7 +56,7 @@ impl Pipeline<'_> {
     ) -> Result<(Decoded, Vec<Activity>), ObjectError> {
         let mut norm = Normalizer::new(self.geo);
         let mut acts = Vec::new();
-        let decoded = activity::decode_object(
+        let mut decoded = activity::decode_object(
             object,
             classify(&object.key),
             raw,
@@ -53,6 +64,24 @@ impl Pipeline<'_> {
             &mut norm,
             &mut acts,
         )?;
+        // Range-check event times: one forged timestamp must not move a watermark, expire
+        // state or split a finding. Out-of-range records are bad records, not activity.
+        let oldest = crate::ingest::key_time(&object.key).map(|k| k - PAST_SLACK);
+        let newest = self
+            .newest_allowed
+            .unwrap_or_else(|| chrono::Utc::now().timestamp() + FUTURE_SLACK);
+        let before = acts.len();
+        acts.retain(|a| a.time <= newest && oldest.is_none_or(|o| a.time >= o));
+        let dropped = (before - acts.len()) as u64;
+        if dropped > 0 {
+            tracing::warn!(object = %object, records = dropped, "records dated outside the allowed range skipped");
+            *decoded
+                .bad
+                .entry(crate::record::BadRecord::TimeOutOfRange)
+                .or_default() += dropped;
+            decoded.records -= dropped;
+            decoded.newest_event = acts.iter().map(|a| a.time).max();
+        }
         if self.since.is_some() || self.until.is_some() {
             acts.retain(|a| {
                 self.since.is_none_or(|s| a.time >= s) && self.until.is_none_or(|u| a.time < u)
@@ -83,17 +112,19 @@ impl Pipeline<'_> {
                 return Ok(Outcome {
                     findings: pending,
                     duplicate: true,
+                    suppressed: 0,
                     attempts: attempt,
                 });
             }
             let mut states = snap.states.clone();
-            let findings = self.engine.apply(&mut states, acts, object);
+            let (findings, suppressed) = self.engine.apply_counted(&mut states, acts, object);
             let outbox: Vec<Finding> = findings.iter().filter(|f| publish(f)).cloned().collect();
             match store.commit(object, &snap, &states, &outbox).await? {
                 Commit::Done => {
                     return Ok(Outcome {
                         findings,
                         duplicate: false,
+                        suppressed,
                         attempts: attempt,
                     });
                 }

@@ -31,8 +31,17 @@ pub enum Command {
 
 #[derive(Subcommand, Debug)]
 pub enum DetectorsCmd {
-    /// Validate the detector files in a folder; reports file, field and reason of each error.
+    /// Validate the detector files in a folder (merged over the embedded ones by id); reports
+    /// file, field and reason of each error, and detectors without `[[test]]` cases.
     Check { dir: PathBuf },
+    /// Run the `[[test]]` cases of every detector: the embedded ones, with DIR merged over them
+    /// by id. Prints `ok` or `FAIL` per case; exits 1 when any case fails or a detector has none.
+    Test {
+        dir: Option<PathBuf>,
+        /// MMDB geo database for cases that do not fix their countries (default: as replay).
+        #[arg(long)]
+        geoip: Option<PathBuf>,
+    },
     /// List detectors: id, kind, severity, title.
     List {
         /// Folder of detector files, merged over the embedded detectors by id (same id replaces,
@@ -206,22 +215,67 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
         Command::Detectors(DetectorsCmd::Check { dir }) => {
             let files = trailhound_core::detect::spec::read_dir(&dir)
                 .map_err(|e| UsageError(e.to_string()))?;
-            match trailhound_core::detect::Engine::merged(&files, 7 * 86_400) {
-                Ok(engine) => {
-                    println!(
-                        "{} detector files OK in {}",
-                        engine.specs().count(),
-                        dir.display()
-                    );
-                    Ok(0)
-                }
-                Err(e) => {
-                    for err in &e.0 {
-                        eprintln!("error: {err}");
-                    }
-                    Err(UsageError(format!("{} invalid detector file(s)", e.0.len())).into())
+            let mut errors = match trailhound_core::detect::Engine::merged(&files, 7 * 86_400) {
+                Ok(_) => Vec::new(),
+                Err(e) => e.0,
+            };
+            // Every detector carries its tests: report the files (valid otherwise) without.
+            let (merged, _) = trailhound_core::detect::engine::merge_by_id(
+                trailhound_core::detect::DEFAULTS,
+                &files,
+            );
+            for (file, text) in &merged {
+                if let Ok(spec) = trailhound_core::detect::Spec::parse(file, text)
+                    && spec.tests.is_empty()
+                    && !errors.iter().any(|e| e.file == *file)
+                {
+                    errors.push(trailhound_core::detect::testcase::run::no_tests(file));
                 }
             }
+            if errors.is_empty() {
+                println!("{} detector files OK in {}", merged.len(), dir.display());
+                return Ok(0);
+            }
+            for err in &errors {
+                eprintln!("error: {err}");
+            }
+            Err(UsageError(format!("{} invalid detector file(s)", errors.len())).into())
+        }
+        Command::Detectors(DetectorsCmd::Test { dir, geoip }) => {
+            use trailhound_core::detect::testcase::run::{self as cases, FileResult};
+            let files = match &dir {
+                Some(d) => trailhound_core::detect::spec::read_dir(d)
+                    .map_err(|e| UsageError(e.to_string()))?,
+                None => Vec::new(),
+            };
+            let geo = replay::load_geo(geoip.as_deref())?;
+            let (mut passed, mut failed) = (0, 0);
+            let mut stdout = std::io::stdout().lock();
+            for result in cases::run_merged(&files, &geo) {
+                match result {
+                    FileResult::Invalid(e) => {
+                        failed += 1;
+                        writeln!(stdout, "FAIL {e}")?;
+                    }
+                    FileResult::Cases(results) => {
+                        for r in results {
+                            match r.outcome {
+                                Ok(()) => {
+                                    passed += 1;
+                                    writeln!(stdout, "ok   {}/{}", r.detector, r.name)?;
+                                }
+                                Err(why) => {
+                                    failed += 1;
+                                    writeln!(stdout, "FAIL {}/{}: {why}", r.detector, r.name)?;
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+            writeln!(stdout, "{passed} passed, {failed} failed")?;
+            stdout.flush()?;
+            Ok(if failed == 0 { 0 } else { 1 })
         }
         Command::Detectors(DetectorsCmd::List { detectors }) => {
             let engine = replay::load_engine(detectors.as_deref(), 7 * 86_400)?;

@@ -211,3 +211,126 @@ fn a_detectors_folder_merges_over_the_embedded_defaults_by_id() {
         .collect();
     assert_eq!(ids, ["training-data-access", "unusual-geo", "my-geo"]);
 }
+
+#[test]
+fn detectors_test_runs_every_case_of_the_shipped_detectors() {
+    let out = trailhound(&["detectors", "test", "detectors"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}{}", text(&out.stderr));
+    let mut cases = 0;
+    for (file, body) in trailhound_core::detect::DEFAULTS {
+        let spec = trailhound_core::detect::Spec::parse(file, body).unwrap();
+        assert!(spec.tests.len() >= 2, "{file}");
+        for case in &spec.tests {
+            let line = format!("ok   {}/{}\n", spec.id, case.name);
+            assert!(stdout.contains(&line), "missing `{line}` in:\n{stdout}");
+            cases += 1;
+        }
+    }
+    assert!(
+        stdout.ends_with(&format!("{cases} passed, 0 failed\n")),
+        "{stdout}"
+    );
+    // Without a folder: the embedded detectors, the same cases.
+    let out = trailhound(&["detectors", "test"]);
+    assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), stdout));
+}
+
+#[test]
+fn detectors_test_fails_on_a_failing_case_and_on_a_detector_without_cases() {
+    let dir = tempfile::tempdir().unwrap();
+    let geo = std::fs::read_to_string(common::repo().join("detectors/unusual-geo.toml")).unwrap();
+    // The firing case now expects a different count.
+    std::fs::write(
+        dir.path().join("unusual-geo.toml"),
+        geo.replace(
+            "expect_fields = { count = 5,",
+            "expect_fields = { count = 6,",
+        ),
+    )
+    .unwrap();
+    let untested = geo.split("\n[[test]]").next().unwrap();
+    std::fs::write(
+        dir.path().join("geo-untested.toml"),
+        untested.replace("\"unusual-geo\"", "\"geo-untested\""),
+    )
+    .unwrap();
+    let out = trailhound(&["detectors", "test", dir.path().to_str().unwrap()]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let d = dir.path().display();
+    for want in [
+        "FAIL unusual-geo/a call from a country never seen for the principal fires: the finding differs: count is 5, expected 6\n".to_string(),
+        "ok   unusual-geo/another address in a known country stays quiet\n".to_string(),
+        format!("FAIL {d}/geo-untested.toml: test: no [[test]] cases: add one that fires and one that stays quiet\n"),
+        "ok   invoke-spike/".to_string(),
+    ] {
+        assert!(stdout.contains(&want), "missing `{want}` in:\n{stdout}");
+    }
+}
+
+#[test]
+fn detectors_check_names_unknown_placeholders_param_types_and_missing_tests() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = common::repo();
+    let geo = std::fs::read_to_string(repo.join("detectors/unusual-geo.toml")).unwrap();
+    let spike = std::fs::read_to_string(repo.join("detectors/invoke-spike.toml")).unwrap();
+    std::fs::write(
+        dir.path().join("a-placeholder.toml"),
+        geo.replace(
+            "made calls from {value}, a country",
+            "made calls from {valeu}, a country",
+        )
+        .replace("\"unusual-geo\"", "\"geo-placeholder\""),
+    )
+    .unwrap();
+    let window = spike
+        .lines()
+        .map(|l| {
+            if l.starts_with("window = ") {
+                "window = 15"
+            } else {
+                l
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(
+        dir.path().join("b-window.toml"),
+        window.replace("\"invoke-spike\"", "\"spike-window\""),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("c-untested.toml"),
+        geo.split("\n[[test]]")
+            .next()
+            .unwrap()
+            .replace("\"unusual-geo\"", "\"geo-untested\""),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("d-attack.toml"),
+        geo.replace("attack = [\"T1078\",", "attack = [\"T10780\",")
+            .replace("\"unusual-geo\"", "\"geo-attack\""),
+    )
+    .unwrap();
+    let out = trailhound(&["detectors", "check", dir.path().to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = text(&out.stderr);
+    let d = dir.path().display();
+    for want in [
+        format!(
+            "error: {d}/a-placeholder.toml: title: unknown placeholder {{valeu}} (known: principal_name, field, value, known)\n"
+        ),
+        format!(
+            "error: {d}/b-window.toml: params.window: invalid type: integer `15`, expected a string\n"
+        ),
+        format!(
+            "error: {d}/c-untested.toml: test: no [[test]] cases: add one that fires and one that stays quiet\n"
+        ),
+        format!("error: {d}/d-attack.toml: attack: `T10780` is not a MITRE ATT&CK technique id"),
+        "error: 4 invalid detector file(s)".to_string(),
+    ] {
+        assert!(err.contains(&want), "missing `{want}` in:\n{err}");
+    }
+}

@@ -190,6 +190,7 @@ async fn touched_per_object(dir: &Path, learning_days: u32) -> usize {
         limits: Default::default(),
         since: None,
         until: None,
+        newest_allowed: None,
     };
     let store = trailhound_core::state::MemoryStore::new();
     let mut n = 0;

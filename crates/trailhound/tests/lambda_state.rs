@@ -163,6 +163,7 @@ fn finding(id: &str, principal_key: &str, evidence_bytes: usize) -> Finding {
         severity_label: "Medium".into(),
         title: "t".into(),
         description: "d".into(),
+        subject: String::new(),
         account: fixtures::ACCOUNT.into(),
         region: "us-east-1".into(),
         principal: principal_key.into(),
@@ -173,6 +174,8 @@ fn finding(id: &str, principal_key: &str, evidence_bytes: usize) -> Finding {
         count: 1,
         evidence,
         sources: vec![],
+        attack: vec![],
+        atlas: vec![],
     }
 }
 

@@ -59,9 +59,11 @@ fn samples_give_exactly_the_expected_findings() {
     let spike = &out.findings[0];
     assert_eq!(
         spike.title,
-        "support-bot-role called Bedrock InvokeModel 2,340 times in 15 minutes, 44x its usual peak"
+        "support-bot-role called Bedrock InvokeModel 2,356 times in 1 hour, 124x its usual for weekday 03:06-04:06 UTC"
     );
-    assert_eq!(spike.evidence["observed"], 2340);
+    // The 2,340 attack calls (03:10-03:25) and the bot's own 16 in the peak hour.
+    assert_eq!(spike.evidence["observed"], 2356);
+    assert_eq!(spike.evidence["seasonal"]["basis"], "hour-of-day");
 }
 
 #[test]

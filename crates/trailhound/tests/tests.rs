@@ -6,9 +6,12 @@
 mod support;
 
 mod bad_input;
+mod baselines;
 mod cli;
 mod detectors;
 mod handler;
+mod input_defects;
+mod kinds;
 mod lambda_batch;
 mod lambda_e2e;
 mod lambda_publish;

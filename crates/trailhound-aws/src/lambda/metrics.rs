@@ -50,6 +50,7 @@ impl Invocation {
             ),
             m("FailedObjects", "Count", s.failed_total()),
             m("DuplicateObjects", "Count", s.duplicates),
+            m("SuppressedActivities", "Count", s.suppressed),
             m("Findings", "Count", s.findings_total()),
             m("PublishedFindings", "Count", self.published()),
             m("BytesRead", "Bytes", s.bytes_in),

@@ -160,6 +160,12 @@ pub async fn process<F: Fetch, S: Store, P: Publish>(
                 return Err(Failed(why));
             }
         };
+        if applied.suppressed > 0 {
+            inv.stats.emit(Event::Suppressed {
+                object,
+                count: applied.suppressed,
+            });
+        }
         if applied.duplicate {
             inv.stats.emit(Event::Duplicate { object: &part });
         } else {

@@ -132,6 +132,7 @@ pub async fn deps_from_config(
             limits: Limits::default(),
             since: None,
             until: None,
+            newest_allowed: None,
         },
         min_severity: config.min_severity,
         function_name: config.function_name.clone(),

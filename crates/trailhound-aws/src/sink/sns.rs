@@ -1,7 +1,8 @@
 //! The SNS sink: `PublishBatch` in chunks of at most 10 entries and 256 KiB, each message
 //! with `MessageStructure=json` (the finding JSON as `default`, readable text for `email`),
-//! a subject under 100 characters, and the attributes subscriptions filter on: `severity`
-//! (Number), `severity_label`, `detector`, `account`.
+//! a subject under 100 characters (`[High] invoke-spike: ` and the detector file's `subject`
+//! template as rendered into the finding), and the attributes subscriptions filter on:
+//! `severity` (Number), `severity_label`, `detector`, `account`.
 
 use std::collections::HashMap;
 
@@ -187,6 +188,7 @@ mod tests {
             severity_label: "High".into(),
             title: "t".into(),
             description: "d".into(),
+            subject: "support-bot-role 41x usual Bedrock calls".into(),
             account: "111122223333".into(),
             region: "us-east-1".into(),
             principal: "arn:aws:sts::111122223333:assumed-role/support-bot-role/s".into(),
@@ -197,6 +199,8 @@ mod tests {
             count: 1,
             evidence,
             sources: vec![],
+            attack: vec!["T1496.004".into(), "T1496.A007".into()],
+            atlas: vec!["AML.T0034".into()],
         }
     }
 
@@ -224,6 +228,25 @@ mod tests {
         assert_eq!(a["severity_label"].string_value(), Some("High"));
         assert_eq!(a["detector"].string_value(), Some("invoke-spike"));
         assert_eq!(a["account"].string_value(), Some("111122223333"));
+    }
+
+    #[test]
+    fn subjects_come_from_the_finding_and_stay_short_and_ascii() {
+        let mut f = finding("0123456789abcdef0123456789abcdef", 10);
+        f.subject = format!("caf\u{e9} {}", "x".repeat(200));
+        let s = message(&f).entry.subject().unwrap().to_string();
+        assert!(s.len() < 100 && s.is_ascii(), "{s}");
+        assert!(
+            s.starts_with("[High] invoke-spike: caf? xxx") && s.ends_with("..."),
+            "{s}"
+        );
+        // A finding stored before subjects existed: the title stands in.
+        f.subject.clear();
+        f.title = "support-bot-role called Bedrock".into();
+        assert_eq!(
+            message(&f).entry.subject(),
+            Some("[High] invoke-spike: support-bot-role called Bedrock")
+        );
     }
 
     #[test]

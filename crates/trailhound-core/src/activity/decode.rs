@@ -12,7 +12,7 @@ use std::io::Read;
 use super::normalize;
 use super::{Activity, Normalizer};
 use crate::ingest::{ObjectError, ObjectKind, ObjectRef, SkipReason, inflate};
-use crate::record::split::{Piece, Splitter};
+use crate::record::split::{self, Piece, Splitter};
 use crate::record::{BadRecord, Limits};
 
 /// Counts from decoding one object.
@@ -155,14 +155,14 @@ fn run<R: Read>(
         Layout::Stream => loop {
             match s.stream_value().map_err(|e| io_err(gzip, e))? {
                 None => break,
-                Some(p) => record(ctx, p, resolved.0, true),
+                Some(p) => record(ctx, p, resolved.0, Cut::Value),
             }
         },
         Layout::Lines => loop {
             match s.line().map_err(|e| io_err(gzip, e))? {
                 None => break,
                 Some(Piece::Record(b)) if b.iter().all(u8::is_ascii_whitespace) => {}
-                Some(p) => record(ctx, p, resolved.0, true),
+                Some(p) => record(ctx, p, resolved.0, Cut::Line),
             }
         },
     }
@@ -198,7 +198,8 @@ fn sniff(head: &[u8], kind: ObjectKind) -> Result<(ObjectKind, Layout), String> 
         return Ok((ObjectKind::Skipped(reason), Layout::Skip));
     }
     // `{"Records":[...]}`, or any object under a key in the CloudTrail layout (which promises one).
-    let records_doc = matches!(&top, Node::Obj(f) if f.first().is_some_and(|(k, _)| k == "Records"));
+    let records_doc =
+        matches!(&top, Node::Obj(f) if f.first().is_some_and(|(k, _)| k == "Records"));
     if records_doc || (kind == ObjectKind::CloudTrail && first == b'{') {
         return Ok((ObjectKind::CloudTrail, Layout::Document));
     }
@@ -239,7 +240,9 @@ fn not_logs(top: &Node<'_>) -> Option<SkipReason> {
     // EventBridge S3 events ("Object Created", "Object Deleted", "Object Tags Added", …); not
     // "AWS API Call via CloudTrail", which carries a CloudTrail event in `detail`.
     let eventbridge = top.str("source") == Some("aws.s3")
-        && top.str("detail-type").is_some_and(|t| t.starts_with("Object "));
+        && top
+            .str("detail-type")
+            .is_some_and(|t| t.starts_with("Object "));
     // Lambda-style batches: `{"Records":[{"eventSource":"aws:s3","s3":{…}}, …]}` and the
     // SQS and SNS equivalents.
     let batch = match top.get("Records") {
@@ -513,7 +516,7 @@ fn elements<R: Read>(
     loop {
         match s.value()? {
             None => return Err(truncated()),
-            Some(p) => record(ctx, p, kind, false),
+            Some(p) => record(ctx, p, kind, Cut::Element),
         }
         if s.expect(b',')? {
             continue;
@@ -532,16 +535,150 @@ fn truncated() -> std::io::Error {
     )
 }
 
-/// One record's bytes: parse, validate, normalize, push.
-/// `mixed` (JSON Lines, streams) lets a record's own top-level keys decide between the two
-/// record types.
-fn record(ctx: &mut DecodeCtx<'_, '_>, piece: Piece<'_>, kind: ObjectKind, mixed: bool) {
+/// How a record's bytes were cut out of the object, and so what is known of them.
+#[derive(Clone, Copy)]
+enum Cut {
+    /// An element of an array (`Records`, or a top-level array): the splitter checked its
+    /// nesting; the object's kind says which record type it is.
+    Element,
+    /// A value of a stream of concatenated values: the splitter checked its nesting; its own
+    /// top-level keys say which record type it is.
+    Value,
+    /// A line of JSON Lines: nothing checked yet; its own top-level keys say which type.
+    Line,
+}
+
+/// One record's bytes: check, parse, validate, normalize, push.
+fn record(ctx: &mut DecodeCtx<'_, '_>, piece: Piece<'_>, kind: ObjectKind, cut: Cut) {
     ctx.seen += 1;
+    let too_deep = |ctx: &mut DecodeCtx<'_, '_>, n: u64| {
+        ctx.bad(
+            BadRecord::WrongSchema,
+            &format!(
+                "nested more than {} levels deep ({n} bytes)",
+                split::MAX_DEPTH
+            ),
+        )
+    };
     match piece {
         Piece::Oversized(n) => ctx.bad(BadRecord::Oversized, &format!("{n} bytes")),
+        Piece::TooDeep(n) => too_deep(ctx, n),
         Piece::Record(bytes) => {
-            let invocation = (!mixed).then_some(kind == ObjectKind::Invocation);
+            let invocation = match cut {
+                Cut::Element => kind == ObjectKind::Invocation,
+                Cut::Value => split::has_top_level_key(bytes, "schemaType"),
+                Cut::Line => {
+                    // One pass for both: the nesting check and the top-level keys.
+                    let mut schema_type = false;
+                    let shape = split::outline(bytes, split::MAX_DEPTH, |k| {
+                        schema_type |= split::key_is(k, "schemaType")
+                    });
+                    if shape.is_err() {
+                        return too_deep(ctx, bytes.len() as u64);
+                    }
+                    schema_type
+                }
+            };
             normalize::record(ctx, bytes, invocation)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind(head: &str, key: ObjectKind) -> ObjectKind {
+        sniff(head.as_bytes(), key).unwrap().0
+    }
+
+    #[test]
+    fn content_never_skips_an_object_under_a_log_key() {
+        let lure = r#"{"Event":"s3:TestEvent","digestStartTime":"x","Type":"Notification","Message":"m","Records":[{"eventSource":"aws:s3","s3":{}}]}"#;
+        assert_eq!(
+            kind(lure, ObjectKind::Unknown),
+            ObjectKind::Skipped(SkipReason::TestEvent)
+        );
+        assert_eq!(kind(lure, ObjectKind::CloudTrail), ObjectKind::CloudTrail);
+        assert_eq!(kind(lure, ObjectKind::Invocation), ObjectKind::Invocation);
+    }
+
+    #[test]
+    fn unknown_keys_are_judged_by_structure_not_substrings() {
+        let u = ObjectKind::Unknown;
+        // The strings, nested or as values of other keys, do not count.
+        let ct = r#"{"eventTime":"2026-10-09T03:00:00Z","eventName":"s3:TestEvent","userAgent":"aws:s3 \"digestStartTime\" \"Type\":\"Notification\"","requestParameters":{"Event":"s3:TestEvent","digestStartTime":1,"Type":"Notification","Message":"m","detail-type":"Object Created","source":"aws.s3"}}"#;
+        assert_eq!(kind(ct, u), ObjectKind::CloudTrail);
+        let skip = |r| ObjectKind::Skipped(r);
+        assert_eq!(
+            kind(r#"{ "Type" : "Notification", "Message" : "{}" }"#, u),
+            skip(SkipReason::Envelope)
+        );
+        assert_eq!(
+            kind(r#"{"Type":"Notification","Subject":"x"}"#, u),
+            ObjectKind::CloudTrail
+        );
+        assert_eq!(
+            kind(
+                r#"{"Records":[{"EventSource":"aws:sns","Sns":{"Message":"x"}}]}"#,
+                u
+            ),
+            skip(SkipReason::Envelope)
+        );
+        assert_eq!(
+            kind(
+                r#"{"Records":[{"eventSource":"aws:sqs","receiptHandle":"h","body":"{}"}]}"#,
+                u
+            ),
+            skip(SkipReason::Envelope)
+        );
+        // A CloudTrail record's eventSource is never aws:s3; a user agent saying so is not one.
+        assert_eq!(
+            kind(
+                r#"{"Records":[{"eventSource":"s3.amazonaws.com","userAgent":"aws:s3","s3":{}}]}"#,
+                u
+            ),
+            ObjectKind::CloudTrail
+        );
+        assert_eq!(
+            kind(r#"{"schema_version":1,"detector":"x","id":"f"}"#, u),
+            skip(SkipReason::Findings)
+        );
+        assert_eq!(
+            kind(
+                r#"{"_panther":{},"event":{"schemaType":"ModelInvocationLog"}}"#,
+                u
+            ),
+            ObjectKind::Invocation
+        );
+        // Escaped keys are keys.
+        assert_eq!(
+            kind(r#"{"\u0045vent":"s3:Test\u0045vent"}"#, u),
+            skip(SkipReason::TestEvent)
+        );
+    }
+
+    #[test]
+    fn the_node_reader_keeps_what_a_cut_head_holds() {
+        let head =
+            br#"{"Records":[{"eventSource":"aws:s3","s3":{"bucket":{"name":"b"}},"eventName":"Obj"#;
+        let top = Node::read(head);
+        let Some(Node::Arr(items)) = top.get("Records") else {
+            panic!("{top:?}")
+        };
+        assert_eq!(items[0].str("eventSource"), Some("aws:s3"));
+        assert_eq!(items[0].get("s3"), Some(&Node::Obj(Vec::new())));
+        assert_eq!(items[0].get("eventName"), None);
+        assert_eq!(not_logs(&top), Some(SkipReason::Envelope));
+        for head in [
+            "", "{", "[", "\"", "{\"", "{\"a\"", "{\"a\":", "{\"a\":[", "]}", "nope", "{\"a\\",
+        ] {
+            let _ = Node::read(head.as_bytes());
+        }
+        let deep = "[".repeat(1_000_000);
+        assert_eq!(
+            Node::read(deep.as_bytes()),
+            Node::Arr(vec![Node::Arr(vec![Node::Arr(vec![Node::Arr(vec![])])])])
+        );
     }
 }

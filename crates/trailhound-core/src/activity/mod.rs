@@ -11,6 +11,10 @@ use std::sync::Arc;
 pub use decode::{Decoded, decode_object};
 
 use crate::geo::{CountryCode, Geo, GeoInfo, SourceAddr};
+use crate::record::cloudtrail::{PathId, Paths, Scalar};
+
+/// A value extracted from a record at a path a detector declared.
+pub type ParamValue = Scalar<Arc<str>>;
 
 /// Which log a record came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
@@ -54,6 +58,13 @@ pub struct Activity {
     pub guardrail_intervened: bool,
     /// Kind and masked form of a secret found in a prompt or completion.
     pub secret: Option<(&'static str, Arc<str>)>,
+    /// The call authenticated with an Amazon Bedrock API key (CloudTrail's
+    /// `additionalEventData.callWithBearerToken`).
+    pub bearer_token: bool,
+    /// Values at the request-parameter and response-element paths the loaded detectors
+    /// declare (see [`Paths`]), by path; a `[*]` path may give several. Empty for every
+    /// record no declaring detector can match, so it costs nothing where unused.
+    pub params: Vec<(PathId, ParamValue)>,
 }
 
 impl Activity {
@@ -90,13 +101,25 @@ impl Activity {
             invoked_by: None,
             guardrail_intervened: false,
             secret: None,
+            bearer_token: false,
+            params: Vec::new(),
         }
+    }
+
+    /// The values extracted at `path`.
+    pub fn param(&self, path: PathId) -> impl Iterator<Item = &ParamValue> {
+        self.params
+            .iter()
+            .filter(move |(p, _)| *p == path)
+            .map(|(_, v)| v)
     }
 }
 
 /// Interns strings per object and caches geo lookups per address.
 pub struct Normalizer<'g> {
     geo: &'g Geo,
+    /// The JSON paths to extract from each record (those the loaded detectors declare).
+    pub(crate) paths: Arc<Paths>,
     strings: FastMap<Box<str>, Arc<str>>,
     geo_cache: FastMap<IpAddr, GeoInfo>,
     keys: FastMap<Arc<str>, (Arc<str>, Arc<str>)>,
@@ -109,10 +132,18 @@ impl<'g> Normalizer<'g> {
     pub fn new(geo: &'g Geo) -> Self {
         Normalizer {
             geo,
+            paths: Arc::default(),
             strings: FastMap::default(),
             geo_cache: FastMap::default(),
             keys: FastMap::default(),
         }
+    }
+
+    /// Extracts `paths` from every record (the engine's `filter::declared_paths`); without
+    /// it no request parameter or response element is read.
+    pub fn with_paths(mut self, paths: Arc<Paths>) -> Self {
+        self.paths = paths;
+        self
     }
 
     pub fn intern(&mut self, s: &str) -> Arc<str> {

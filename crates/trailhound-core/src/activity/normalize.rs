@@ -24,22 +24,10 @@ struct Wrapper<'a> {
 /// wrapped deeper is a bad record.
 pub(crate) const MAX_UNWRAP: usize = 4;
 
-/// One record's bytes (a CloudTrail event, an invocation log record, or either wrapped):
-/// checks its nesting, unwraps it (iteratively, at most [`MAX_UNWRAP`] levels), normalizes it
-/// and pushes the activity, or counts it as bad. `invocation` is the record type when the
-/// object's layout says; `None` lets the record's own top-level keys decide.
-pub(crate) fn record(ctx: &mut DecodeCtx<'_, '_>, mut bytes: &[u8], invocation: Option<bool>) {
-    let mut schema_type = false;
-    let shape = split::outline(bytes, split::MAX_DEPTH, |k| {
-        schema_type |= key_is(k, "schemaType")
-    });
-    if shape.is_err() {
-        return ctx.bad(
-            BadRecord::WrongSchema,
-            &format!("nested more than {} levels deep", split::MAX_DEPTH),
-        );
-    }
-    let mut invocation = invocation.unwrap_or(schema_type);
+/// One record's bytes (a CloudTrail event, an invocation log record, or either wrapped),
+/// already checked to nest no deeper than [`split::MAX_DEPTH`]: unwraps it (iteratively, at
+/// most [`MAX_UNWRAP`] levels), normalizes it and pushes the activity, or counts it as bad.
+pub(crate) fn record(ctx: &mut DecodeCtx<'_, '_>, mut bytes: &[u8], mut invocation: bool) {
     let mut unwrapped = 0;
     loop {
         let inner = if invocation {
@@ -55,28 +43,10 @@ pub(crate) fn record(ctx: &mut DecodeCtx<'_, '_>, mut bytes: &[u8], invocation: 
             );
         }
         unwrapped += 1;
-        if !invocation {
-            // A CloudTrail-looking wrapper may hold an invocation record.
-            let mut schema_type = false;
-            let _ = split::outline(inner, split::MAX_DEPTH, |k| {
-                schema_type |= key_is(k, "schemaType")
-            });
-            invocation = schema_type;
-        }
+        // A CloudTrail-looking wrapper may hold an invocation record.
+        invocation = invocation || split::has_top_level_key(inner, "schemaType");
         bytes = inner;
     }
-}
-
-/// A raw key (as [`split::outline`] hands it out) equals `name`, escapes resolved.
-fn key_is(raw: &[u8], name: &str) -> bool {
-    if !raw.contains(&b'\\') {
-        return raw == name.as_bytes();
-    }
-    let mut quoted = Vec::with_capacity(raw.len() + 2);
-    quoted.push(b'"');
-    quoted.extend_from_slice(raw);
-    quoted.push(b'"');
-    serde_json::from_slice::<String>(&quoted).is_ok_and(|k| k == name)
 }
 
 /// The inner event of a wrapper line, if the line is one.
@@ -199,7 +169,14 @@ fn cloudtrail(ctx: &mut DecodeCtx<'_, '_>, r: &CtRecord<'_>) {
         ctx.odd("source-ip-leading-zero");
     }
     let params = r.params();
+    let bearer_token = r.bearer_token();
+    let mut extracted = Vec::new();
+    ctx.norm.paths.extract(r, &mut extracted);
     let n = &mut *ctx.norm;
+    let extracted = extracted
+        .into_iter()
+        .map(|(id, v)| (id, v.map(|s| n.intern(&s))))
+        .collect();
     let principal = n.intern(arn);
     let (principal_key, principal_type) = n.principal(&principal, kind);
     let (source_ip, source_host, geo) = n.source(raw_ip, vpc);
@@ -247,6 +224,8 @@ fn cloudtrail(ctx: &mut DecodeCtx<'_, '_>, r: &CtRecord<'_>) {
         invoked_by: n.intern_opt(invoked_by),
         guardrail_intervened: false,
         secret: None,
+        bearer_token,
+        params: extracted,
     };
     ctx.push(a);
 }
@@ -339,6 +318,8 @@ fn invocation(ctx: &mut DecodeCtx<'_, '_>, r: &InvRecord<'_>) {
         invoked_by: None,
         guardrail_intervened: flags.guardrail_intervened,
         secret: flags.secret.map(|(k, m)| (k, std::sync::Arc::from(m))),
+        bearer_token: false,
+        params: Vec::new(),
     };
     ctx.push(a);
 }

@@ -75,36 +75,14 @@ pub fn table(findings: &[Finding]) -> String {
     out
 }
 
-/// SNS subject: under 100 characters, ASCII, no line breaks, e.g.
-/// `[High] invoke-spike: support-bot-role 41x usual Bedrock calls`.
+/// SNS subject: under 100 characters, ASCII, no line breaks: `[<severity_label>] <detector>:
+/// <subject>`, the subject rendered from the detector file's `subject` template (the title
+/// for findings without one), e.g. `[High] invoke-spike: support-bot-role 41x usual Bedrock calls`.
 pub fn subject(f: &Finding) -> String {
-    let who = crate::activity::principal_name(&f.principal_key);
-    let what = match f.detector.as_str() {
-        "invoke-spike" => {
-            let ratio = f
-                .evidence
-                .get("ratio")
-                .and_then(|r| r.as_f64())
-                .unwrap_or(0.0);
-            format!("{who} {ratio:.0}x usual Bedrock calls")
-        }
-        "unusual-geo" => {
-            let v = f
-                .evidence
-                .get("value")
-                .and_then(|v| v.as_str())
-                .unwrap_or("?");
-            format!("{who} calls from new country {v}")
-        }
-        "training-data-access" => {
-            let b = f
-                .evidence
-                .get("bucket")
-                .and_then(|v| v.as_str())
-                .unwrap_or("?");
-            format!("{who} accessed training data in {b}")
-        }
-        _ => f.title.clone(),
+    let what = if f.subject.is_empty() {
+        &f.title
+    } else {
+        &f.subject
     };
     let s = format!("[{}] {}: {}", f.severity_label, f.detector, what);
     let ascii: String = s

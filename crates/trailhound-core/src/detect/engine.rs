@@ -34,7 +34,8 @@ pub struct Engine {
 #[derive(Default)]
 pub(crate) struct Alerts {
     source: Option<SourceRef>,
-    suppressed: bool,
+    /// Activities a suppression matched (per detector), in this object.
+    suppressed_events: u64,
     /// Findings raised or updated, by id: where they live (principal key, slot). They are
     /// copied out once, at the end of the object, not on every event.
     touched: BTreeMap<String, (Arc<str>, String)>,
@@ -47,7 +48,6 @@ impl Alerts {
     /// live on the principal), or extends the one still inside its
     /// cooldown. `start` is the episode start and `initial` the event count of a new finding;
     /// an update adds one event.
-    /// Returns `None` when a suppression matches the activity.
     pub(crate) fn raise<'s>(
         &mut self,
         spec: &Spec,
@@ -57,9 +57,6 @@ impl Alerts {
         start: i64,
         initial: u64,
     ) -> Option<&'s mut OpenFinding> {
-        if self.suppressed {
-            return None;
-        }
         let slot = format!("{}/{}", spec.id, dedup);
         let cooldown = spec.cooldown_secs();
         let fresh = state
@@ -82,6 +79,7 @@ impl Alerts {
                 severity_label: severity_label(spec.severity).to_string(),
                 title: String::new(),
                 description: String::new(),
+                subject: String::new(),
                 account: a.account.to_string(),
                 region: a.region.to_string(),
                 principal: a.principal.to_string(),
@@ -92,6 +90,8 @@ impl Alerts {
                 count: initial.max(1),
                 evidence: serde_json::Map::new(),
                 sources: Vec::new(),
+                attack: spec.attack.clone(),
+                atlas: spec.atlas.clone(),
             };
             state.open.insert(
                 slot.clone(),
@@ -237,6 +237,17 @@ impl Engine {
         acts: &[Activity],
         object: &ObjectRef,
     ) -> Vec<Finding> {
+        self.apply_counted(states, acts, object).0
+    }
+
+    /// [`Engine::apply`], also returning how many (activity, detector) pairs a suppression
+    /// matched.
+    pub fn apply_counted(
+        &self,
+        states: &mut HashMap<String, EntityState>,
+        acts: &[Activity],
+        object: &ObjectRef,
+    ) -> (Vec<Finding>, u64) {
         let mut alerts = Alerts {
             source: Some(SourceRef {
                 bucket: object.bucket.clone(),
@@ -259,7 +270,12 @@ impl Engine {
                 if !spec.filter.matches(a) {
                     continue;
                 }
-                alerts.suppressed = c.suppress.iter().any(|s| s.matches(a));
+                // Suppressed activity is counted, and neither raises findings nor trains
+                // the baselines and seen sets (known-good bursts must not become normal).
+                if c.suppress.iter().any(|s| s.matches(a)) {
+                    alerts.suppressed_events += 1;
+                    continue;
+                }
                 let mut ctx = Ctx {
                     principal: &mut principal,
                     others: states,
@@ -282,7 +298,7 @@ impl Engine {
         for s in states.values_mut() {
             s.prune(s.last_seen);
         }
-        out.into_values().collect()
+        (out.into_values().collect(), alerts.suppressed_events)
     }
 }
 

@@ -1,33 +1,99 @@
-//! Small matchers used by detector files: `*` globs and CIDR blocks.
+//! Small matchers used by detector files: `*` globs, lists of names or globs, CIDR blocks.
+//! All are compiled when a file loads, so matching an event parses nothing.
 
 use std::net::IpAddr;
 
-/// A case-sensitive glob where `*` matches any run of characters.
+/// A case-sensitive glob where `*` matches any run of characters. The pattern is split at
+/// its stars once, when compiled.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Glob(String);
+pub struct Glob {
+    pattern: String,
+    /// The literal runs between stars (`a*b*c` → `a`, `b`, `c`); one part means no star.
+    parts: Vec<String>,
+}
 
 impl Glob {
     pub fn new(p: &str) -> Self {
-        Glob(p.to_string())
+        Glob {
+            pattern: p.to_string(),
+            parts: p.split('*').map(str::to_string).collect(),
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.pattern
     }
 
     pub fn is_match(&self, s: &str) -> bool {
-        let mut parts = self.0.split('*');
-        let first = parts.next().unwrap_or("");
-        let Some(mut rest) = s.strip_prefix(first) else {
+        let (first, rest_parts) = self.parts.split_first().expect("split yields one part");
+        let Some(mut rest) = s.strip_prefix(first.as_str()) else {
             return false;
         };
-        let parts: Vec<&str> = parts.collect();
-        let Some((last, middle)) = parts.split_last() else {
+        let Some((last, middle)) = rest_parts.split_last() else {
             return rest.is_empty();
         };
         for p in middle {
-            match rest.find(p) {
+            match rest.find(p.as_str()) {
                 Some(i) => rest = &rest[i + p.len()..],
                 None => return false,
             }
         }
-        rest.len() >= last.len() && rest.ends_with(last)
+        rest.len() >= last.len() && rest.ends_with(last.as_str())
+    }
+}
+
+/// One entry of a list in a detector file: a name compared exactly, or a glob when it holds
+/// a `*`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Pattern {
+    Exact(Box<str>),
+    Glob(Glob),
+}
+
+impl Pattern {
+    pub fn new(p: &str) -> Self {
+        if p.contains('*') {
+            Pattern::Glob(Glob::new(p))
+        } else {
+            Pattern::Exact(p.into())
+        }
+    }
+
+    pub fn is_match(&self, s: &str) -> bool {
+        match self {
+            Pattern::Exact(e) => **e == *s,
+            Pattern::Glob(g) => g.is_match(s),
+        }
+    }
+}
+
+/// A list of names or globs; it matches a value when any entry does. An empty list is "not
+/// set": callers treat it as matching everything.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Patterns(Vec<Pattern>);
+
+impl Patterns {
+    pub fn new(list: &[String]) -> Self {
+        Patterns(list.iter().map(|p| Pattern::new(p)).collect())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    pub fn any(&self, s: &str) -> bool {
+        self.0.iter().any(|p| p.is_match(s))
+    }
+
+    /// The names when every entry is exact (no glob), else `None`.
+    pub fn exact(&self) -> Option<Vec<String>> {
+        self.0
+            .iter()
+            .map(|p| match p {
+                Pattern::Exact(e) => Some(e.to_string()),
+                Pattern::Glob(_) => None,
+            })
+            .collect()
     }
 }
 
@@ -104,5 +170,9 @@ mod tests {
                 .contains("2001:db8::1".parse().unwrap())
         );
         assert!(Cidr::parse("10.0.0.0/33").is_err());
+        let p = Patterns::new(&["List*".into(), "GetFoundationModel".into()]);
+        assert!(p.any("ListCustomModels") && p.any("GetFoundationModel"));
+        assert!(!p.any("GetFoundationModelAvailability") && p.exact().is_none());
+        assert!(Glob::new("a*b*c").is_match("aXbYc") && !Glob::new("a*b*c").is_match("acb"));
     }
 }

@@ -6,6 +6,7 @@ pub mod filter;
 mod kinds;
 pub mod matcher;
 pub mod spec;
+pub mod testcase;
 
 use std::collections::HashMap;
 

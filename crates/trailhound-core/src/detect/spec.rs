@@ -7,6 +7,7 @@ use serde::Deserialize;
 
 pub use super::filter::Filter;
 use super::matcher::{Cidr, Glob};
+use super::testcase::TestCase;
 use crate::activity::Activity;
 
 /// One detector file.
@@ -24,6 +25,10 @@ pub struct Spec {
     pub title: String,
     /// Description template, same placeholders.
     pub description: String,
+    /// SNS subject template, same placeholders: subjects read `[High] <id>: <subject>` and are
+    /// cut under 100 characters. Absent: the title.
+    #[serde(default)]
+    pub subject: Option<String>,
     /// Repeats within this long of the last event update the same finding (`15m`, `6h`, `1d`).
     #[serde(default = "default_cooldown")]
     pub cooldown: String,
@@ -40,6 +45,25 @@ pub struct Spec {
     /// Known-good activity that must not raise findings, each with a reason.
     #[serde(default)]
     pub suppress: Vec<Suppression>,
+    /// MITRE ATT&CK technique ids (`T1496`, `T1496.004`) and AWS threat technique catalog ids
+    /// (`T1496.A007`); findings carry them.
+    #[serde(default)]
+    pub attack: Vec<String>,
+    /// MITRE ATLAS technique ids (`AML.T0034`, `AML.T0024.002`); findings carry them.
+    #[serde(default)]
+    pub atlas: Vec<String>,
+    /// URLs of the public rules and research the detector resembles.
+    #[serde(default)]
+    pub references: Vec<String>,
+    /// What legitimate activity can raise this finding, and how to tell it apart.
+    #[serde(default)]
+    pub false_positives: Option<String>,
+    /// `[[test]]` cases as written; checked at load into [`Spec::tests`].
+    #[serde(default, rename = "test")]
+    test_tables: Vec<toml::Value>,
+    /// The `[[test]]` cases, run by `trailhound detectors test` (see [`super::testcase`]).
+    #[serde(skip)]
+    pub tests: Vec<TestCase>,
 }
 
 fn default_cooldown() -> String {
@@ -147,17 +171,13 @@ impl Spec {
             field: field.into(),
             reason,
         };
-        let spec: Spec = toml::from_str(text).map_err(|e| {
+        let mut spec: Spec = toml::from_str(text).map_err(|e| {
             let msg = e.message().to_string();
             let line = e.span().map(|s| text[..s.start].lines().count().max(1));
-            let field = msg
-                .split('`')
-                .nth(1)
-                .map(str::to_string)
-                .unwrap_or_else(|| {
-                    line.map(|l| format!("line {l}"))
-                        .unwrap_or_else(|| "(file)".into())
-                });
+            let field = error_field(text, &e).unwrap_or_else(|| {
+                line.map(|l| format!("line {l}"))
+                    .unwrap_or_else(|| "(file)".into())
+            });
             err(
                 &field,
                 format!(
@@ -205,12 +225,208 @@ impl Spec {
         if spec.title.trim().is_empty() {
             return Err(err("title", "must not be empty".into()));
         }
+        spec.check_metadata().map_err(|(f, r)| err(&f, r))?;
+        spec.tests = super::testcase::parse_all(&spec.test_tables).map_err(|(f, r)| err(&f, r))?;
+        spec.test_tables = Vec::new();
         Ok(spec)
     }
 
     pub fn cooldown_secs(&self) -> i64 {
         crate::time::parse_duration(&self.cooldown).unwrap_or(3600)
     }
+
+    /// The SNS subject template: `subject`, else the title.
+    pub fn subject_template(&self) -> &str {
+        self.subject.as_deref().unwrap_or(&self.title)
+    }
+
+    /// Templates (placeholders known to the kind, subject length), technique ids, references.
+    fn check_metadata(&self) -> Result<(), (String, String)> {
+        let known = super::kinds::placeholders(&self.kind);
+        // An unknown kind is reported by the kind check, with the list of kinds.
+        if !known.is_empty() {
+            let templates = [
+                ("title", Some(&self.title)),
+                ("description", Some(&self.description)),
+                ("subject", self.subject.as_ref()),
+            ];
+            for (field, template) in templates {
+                let Some(template) = template else { continue };
+                if let Some(p) = placeholders(template).find(|p| !known.contains(p)) {
+                    return Err((
+                        field.into(),
+                        format!("unknown placeholder {{{p}}} (known: {})", known.join(", ")),
+                    ));
+                }
+            }
+        }
+        if let Some(subject) = &self.subject {
+            // `[Critical] <id>: ` plus the template's own text must leave room under 100.
+            let fixed = "[Critical] ".len()
+                + self.id.len()
+                + 2
+                + placeholders(subject).fold(subject.chars().count(), |n, p| n - p.len() - 2);
+            if subject.trim().is_empty() || fixed >= 100 {
+                return Err((
+                    "subject".into(),
+                    format!(
+                        "must be a short line: with `[Critical] {}: ` it is {fixed} characters before placeholders are filled, and SNS subjects stay under 100",
+                        self.id
+                    ),
+                ));
+            }
+        }
+        for id in &self.attack {
+            if !attack_id(id) {
+                return Err((
+                    "attack".into(),
+                    format!(
+                        "`{id}` is not a MITRE ATT&CK technique id (T1496, T1496.004) or an AWS threat technique catalog id (T1496.A007)"
+                    ),
+                ));
+            }
+        }
+        for id in &self.atlas {
+            if !atlas_id(id) {
+                return Err((
+                    "atlas".into(),
+                    format!("`{id}` is not a MITRE ATLAS technique id (AML.T0034, AML.T0024.002)"),
+                ));
+            }
+        }
+        for url in &self.references {
+            let ok = (url.starts_with("https://") || url.starts_with("http://"))
+                && url.len() > 10
+                && !url.chars().any(char::is_whitespace);
+            if !ok {
+                return Err((
+                    "references".into(),
+                    format!("`{url}` is not an http(s) URL"),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The `{placeholders}` of a template, found the way `render` finds them: `{` up to the next
+/// `}`, when what is between is a name (letters, digits, `_`). Other braces are text.
+pub fn placeholders(template: &str) -> impl Iterator<Item = &str> {
+    let mut rest = template;
+    std::iter::from_fn(move || {
+        loop {
+            let i = rest.find('{')?;
+            let after = &rest[i + 1..];
+            let j = after.find('}')?;
+            let name = &after[..j];
+            rest = &after[j + 1..];
+            if !name.is_empty() && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+                return Some(name);
+            }
+        }
+    })
+}
+
+/// `T1496`, `T1496.004` (ATT&CK) or `T1496.A007` (AWS threat technique catalog).
+fn attack_id(id: &str) -> bool {
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let Some(rest) = id.strip_prefix('T') else {
+        return false;
+    };
+    match rest.split_once('.') {
+        None => digits(rest, 4),
+        Some((t, sub)) => {
+            digits(t, 4) && (digits(sub, 3) || sub.strip_prefix('A').is_some_and(|n| digits(n, 3)))
+        }
+    }
+}
+
+/// `AML.T0034` or `AML.T0024.002`.
+fn atlas_id(id: &str) -> bool {
+    let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+    let Some(rest) = id.strip_prefix("AML.T") else {
+        return false;
+    };
+    match rest.split_once('.') {
+        None => digits(rest, 4),
+        Some((t, sub)) => digits(t, 4) && digits(sub, 3),
+    }
+}
+
+/// The field a TOML error is about: the key path at the error's position (`params.window`,
+/// `test[1].expect`), else the first backticked word of the message (`missing field `x``).
+pub(crate) fn error_field(text: &str, e: &toml::de::Error) -> Option<String> {
+    let msg = e.message();
+    let named = msg.split('`').nth(1).map(str::to_string);
+    let start = e.span().map(|s| s.start);
+    if msg.starts_with("missing field") {
+        // The error points at the table that lacks the field.
+        let table = start.and_then(|p| key_path_at(text, p, true));
+        return match (table, named) {
+            (Some(t), Some(n)) => Some(format!("{t}.{n}")),
+            (_, n) => n,
+        };
+    }
+    start.and_then(|p| key_path_at(text, p, false)).or(named)
+}
+
+/// The dotted key path (`params.window`, `test[1].events[0].at`) of the innermost key or
+/// value at byte `pos` of a TOML document (with `tables`, of the innermost table).
+pub(crate) fn key_path_at(text: &str, pos: usize, tables: bool) -> Option<String> {
+    use std::ops::Range;
+    use toml::de::{DeTable, DeValue};
+    struct Find {
+        pos: usize,
+        tables: bool,
+        best: Option<(usize, String)>,
+    }
+    impl Find {
+        fn table(&mut self, table: &DeTable<'_>, path: &str) {
+            for (k, v) in table.iter() {
+                let p = if path.is_empty() {
+                    k.get_ref().to_string()
+                } else {
+                    format!("{path}.{}", k.get_ref())
+                };
+                self.value(v.get_ref(), v.span(), Some(k.span()), p);
+            }
+        }
+        fn value(
+            &mut self,
+            v: &DeValue<'_>,
+            span: Range<usize>,
+            key: Option<Range<usize>>,
+            path: String,
+        ) {
+            let candidate = !self.tables || matches!(v, DeValue::Table(_));
+            for s in [Some(span), key].into_iter().flatten() {
+                let len = s.end.saturating_sub(s.start);
+                if candidate
+                    && s.contains(&self.pos)
+                    && self.best.as_ref().is_none_or(|(l, _)| len <= *l)
+                {
+                    self.best = Some((len, path.clone()));
+                }
+            }
+            match v {
+                DeValue::Table(t) => self.table(t, &path),
+                DeValue::Array(items) => {
+                    for (i, item) in items.iter().enumerate() {
+                        self.value(item.get_ref(), item.span(), None, format!("{path}[{i}]"));
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    let doc = DeTable::parse(text).ok()?;
+    let mut find = Find {
+        pos,
+        tables,
+        best: None,
+    };
+    find.table(doc.get_ref(), "");
+    find.best.map(|(_, p)| p)
 }
 
 /// Reads every `*.toml` in a folder, sorted by name.
@@ -234,4 +450,62 @@ pub fn read_dir(dir: &Path) -> anyhow::Result<Vec<(String, String)>> {
         dir.display()
     );
     Ok(files)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MIN: &str = "id = \"x\"\ntype = \"A:B/C\"\nseverity = 5.0\nkind = \"new-value\"\ntitle = \"{principal_name} from {value}\"\ndescription = \"d\"\n";
+
+    fn field(text: &str) -> (String, String) {
+        let e = Spec::parse("x.toml", text).unwrap_err();
+        (e.field, e.reason)
+    }
+
+    #[test]
+    fn technique_ids_and_placeholders() {
+        for ok in ["T1496", "T1496.004", "T1496.A007"] {
+            assert!(attack_id(ok), "{ok}");
+        }
+        for bad in [
+            "T149",
+            "T14960",
+            "T1496.4",
+            "T1496.B007",
+            "t1496",
+            "AML.T0034",
+            "T1496.",
+        ] {
+            assert!(!attack_id(bad), "{bad}");
+        }
+        assert!(atlas_id("AML.T0034") && atlas_id("AML.T0024.002"));
+        assert!(!atlas_id("AML.TA0002") && !atlas_id("T0034") && !atlas_id("AML.T0024.2"));
+        let found: Vec<&str> = placeholders("{a} {b_1} {not one} {{c}} {} { d").collect();
+        assert_eq!(found, ["a", "b_1"]);
+    }
+
+    #[test]
+    fn errors_name_the_key_they_are_about() {
+        assert_eq!(field(&MIN.replace("5.0", "\"high\"")).0, "severity");
+        assert_eq!(
+            field(&format!("{MIN}[match]\nsourcez = [\"x\"]\n")).0,
+            "match.sourcez"
+        );
+        assert_eq!(field(&MIN.replace("kind = \"new-value\"\n", "")).0, "kind");
+        let (f, r) = field(&MIN.replace("{value}", "{valu}"));
+        assert_eq!(
+            (f.as_str(), r.as_str()),
+            (
+                "title",
+                "unknown placeholder {valu} (known: principal_name, field, value, known)"
+            )
+        );
+        let long = format!("{MIN}subject = \"{}\"\n", "x".repeat(90));
+        assert_eq!(field(&long).0, "subject");
+        let ok = format!("{MIN}subject = \"{{principal_name}} {}\"\n", "x".repeat(70));
+        assert!(Spec::parse("x.toml", &ok).is_ok());
+        let (f, _) = field(&format!("{MIN}[[test]]\nname = \"n\"\nexpect = 3\n"));
+        assert_eq!(f, "test[0].expect");
+    }
 }

@@ -125,4 +125,36 @@ mod tests {
         scan(br#"{"stopReason":"guardrail_intervened"}"#, &mut f);
         assert!(f.guardrail_intervened);
     }
+
+    #[test]
+    fn runs_of_a_prefix_are_measured_once() {
+        // Inside a run only its first byte is on a boundary.
+        let body = b"xsk-sk-sk-sk-sk-sk-sk-sk-sk-sk-sk-sk-sk-sk-sk-sk-sk-sk- sk-sk-sk-sk-sk-sk-sk-sk-sk-sk-sk-sk-";
+        assert_eq!(prefixed(body, b"sk-", 32), Some((56, 36)));
+        assert_eq!(prefixed(&body[..90], b"sk-", 32), None);
+        assert_eq!(
+            aws_key(b"AKIAAKIAIOSFODNN7EXA"),
+            Some(&b"AKIAAKIAIOSFODNN7EXA"[..])
+        );
+        assert_eq!(aws_key(b"AKIAAKIAIOSFODNN7EXAM"), None);
+        assert_eq!(
+            aws_key(b"AKIA AKIAIOSFODNN7EXAMPLE."),
+            Some(&b"AKIAIOSFODNN7EXAMPLE"[..])
+        );
+        let run = "sk-".repeat(1 << 20);
+        let led = format!("x{run}");
+        let t = std::time::Instant::now();
+        assert_eq!(prefixed(run.as_bytes(), b"sk-", 32), Some((0, run.len())));
+        assert_eq!(prefixed(led.as_bytes(), b"sk-", 32), None);
+        assert_eq!(
+            prefixed("sk- ".repeat(1 << 20).as_bytes(), b"sk-", 32),
+            None
+        );
+        assert_eq!(aws_key("AKIA".repeat(1 << 20).as_bytes()), None);
+        assert!(
+            t.elapsed() < std::time::Duration::from_secs(1),
+            "{:?}",
+            t.elapsed()
+        );
+    }
 }

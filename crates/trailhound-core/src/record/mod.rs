@@ -32,6 +32,9 @@ pub enum BadRecord {
     NotJson,
     MissingField,
     BadTime,
+    /// A time more than a day before its object's key time, or after the newest time the
+    /// run allows: forged or broken, it changes no state.
+    TimeOutOfRange,
     WrongSchema,
     Oversized,
 }
@@ -42,6 +45,7 @@ impl BadRecord {
             BadRecord::NotJson => "not-json",
             BadRecord::MissingField => "missing-field",
             BadRecord::BadTime => "bad-time",
+            BadRecord::TimeOutOfRange => "time-out-of-range",
             BadRecord::WrongSchema => "wrong-schema",
             BadRecord::Oversized => "oversized",
         }

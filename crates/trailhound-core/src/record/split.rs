@@ -2,7 +2,8 @@
 //! the elements of a top-level `"Records"` array, or the lines of JSON Lines.
 //!
 //! The scanner only tracks string/escape state and nesting depth; each element's bytes are
-//! handed out as one slice and parsed by serde into borrowed structs.
+//! handed out as one slice and parsed by serde into borrowed structs. Elements nested deeper
+//! than [`MAX_DEPTH`] are handed out as [`Piece::TooDeep`]: no parser ever sees them.
 
 use std::io::{self, Read};
 
@@ -14,6 +15,8 @@ pub enum Piece<'a> {
     Record(&'a [u8]),
     /// A record larger than the cap; its bytes were dropped as they streamed by.
     Oversized(u64),
+    /// A record nested deeper than [`MAX_DEPTH`] (its size in bytes); not to be parsed.
+    TooDeep(u64),
 }
 
 /// Buffered reader that can hand out slices of the record being scanned.
@@ -139,6 +142,9 @@ impl<R: Read> Splitter<R> {
                         discarded + (self.buf.len() - s) as u64,
                     )));
                 }
+                if scan.too_deep {
+                    return Ok(Some(Piece::TooDeep((self.buf.len() - s) as u64)));
+                }
                 // Truncated input: hand out what there is; the parser reports the error.
                 return Ok(Some(Piece::Record(&self.buf[s..])));
             }
@@ -149,6 +155,9 @@ impl<R: Read> Splitter<R> {
         let len = discarded + (i - s) as u64;
         if discarded > 0 || i - s > self.max_record {
             return Ok(Some(Piece::Oversized(len)));
+        }
+        if scan.too_deep {
+            return Ok(Some(Piece::TooDeep(len)));
         }
         Ok(Some(Piece::Record(&self.buf[s..i])))
     }
@@ -249,7 +258,8 @@ impl<R: Read> Splitter<R> {
     }
 }
 
-/// Records nested deeper than this are refused before a parser sees them. serde_json has the
+/// Records nested deeper than this are refused before a parser sees them (the splitter checks
+/// the values it cuts out, [`outline`] the lines of JSON Lines). serde_json has the
 /// same limit (128) for the values it builds, but not for the values it skips or keeps raw
 /// (unknown fields, `RawValue`), and code that unwraps nested values must not recurse on them.
 pub const MAX_DEPTH: usize = 128;
@@ -297,6 +307,25 @@ pub fn outline(bytes: &[u8], max_depth: usize, mut key: impl FnMut(&[u8])) -> Re
     Ok(())
 }
 
+/// Whether the top-level object in `bytes` has the key `name` (escapes resolved). A record
+/// nested deeper than [`MAX_DEPTH`] has none.
+pub fn has_top_level_key(bytes: &[u8], name: &str) -> bool {
+    let mut found = false;
+    outline(bytes, MAX_DEPTH, |k| found |= key_is(k, name)).is_ok() && found
+}
+
+/// A raw key (as [`outline`] hands it out) equals `name`, escapes resolved.
+pub fn key_is(raw: &[u8], name: &str) -> bool {
+    if !raw.contains(&b'\\') {
+        return raw == name.as_bytes();
+    }
+    let mut quoted = Vec::with_capacity(raw.len() + 2);
+    quoted.push(b'"');
+    quoted.extend_from_slice(raw);
+    quoted.push(b'"');
+    serde_json::from_slice::<String>(&quoted).is_ok_and(|k| k == name)
+}
+
 /// The index of the quote that closes the string whose contents start at `i` (or the end).
 fn string_end(b: &[u8], mut i: usize) -> usize {
     while i < b.len() {
@@ -312,6 +341,8 @@ fn string_end(b: &[u8], mut i: usize) -> usize {
 #[derive(Default)]
 struct Scan {
     depth: usize,
+    /// The value nests deeper than [`MAX_DEPTH`] somewhere.
+    too_deep: bool,
     in_str: bool,
     esc: bool,
 }
@@ -347,7 +378,10 @@ impl Scan {
             }
             match buf[i] {
                 b'"' => self.in_str = true,
-                b'{' | b'[' => self.depth += 1,
+                b'{' | b'[' => {
+                    self.depth += 1;
+                    self.too_deep |= self.depth > MAX_DEPTH;
+                }
                 b'}' | b']' => {
                     if self.depth == 0 {
                         return Ok(i); // a scalar ended at its container's close
@@ -379,6 +413,7 @@ mod tests {
             match s.value().unwrap() {
                 Some(Piece::Record(b)) => out.push(String::from_utf8(b.to_vec()).unwrap()),
                 Some(Piece::Oversized(n)) => out.push(format!("<{n}>")),
+                Some(Piece::TooDeep(n)) => out.push(format!("<deep {n}>")),
                 None => break,
             }
             if !s.expect(b',').unwrap() {
@@ -433,6 +468,73 @@ mod tests {
         let big = format!(r#"[{{"a":"{}"}},{{"b":1}}]"#, "x".repeat(1000));
         let v = values(&big, 100);
         assert_eq!(v, vec!["<1008>".to_string(), r#"{"b":1}"#.to_string()]);
+    }
+
+    fn stream(input: &[u8], max: usize) -> Vec<String> {
+        let mut s = Splitter::new(OneByte(input), max);
+        let mut out = Vec::new();
+        while let Some(p) = s.stream_value().unwrap() {
+            out.push(match p {
+                Piece::Record(b) => String::from_utf8_lossy(b).into_owned(),
+                Piece::Oversized(n) => format!("<{n}>"),
+                Piece::TooDeep(n) => format!("<deep {n}>"),
+            });
+            assert!(out.len() < 100, "no progress on {input:?}");
+        }
+        out
+    }
+
+    #[test]
+    fn a_stream_always_makes_progress() {
+        // `value` stops before a stray `,` (a container's caller needs that); a top-level
+        // stream hands the run of stray bytes out as a piece of its own.
+        assert_eq!(stream(b"{\n}\n,", 1 << 20), vec!["{\n}", ",",]);
+        assert_eq!(
+            stream(b"{\"a\":1} ,]} \n}{\"b\":2},", 1 << 20),
+            vec![r#"{"a":1}"#, ",]} \n}", r#"{"b":2}"#, ","]
+        );
+        assert_eq!(stream(b",,,,,,,,,,,,{}", 4), vec!["<12>", "{}"]);
+        assert_eq!(stream(b"", 4), Vec::<String>::new());
+    }
+
+    #[test]
+    fn values_nested_too_deep_are_cut_out_but_not_handed_out() {
+        let deep = |n: usize| format!("{}{}", "[".repeat(n), "]".repeat(n));
+        let input = format!("[{},{},1]", deep(MAX_DEPTH), deep(MAX_DEPTH + 1));
+        let v = values(&input, 1 << 20);
+        assert_eq!(v, vec![deep(MAX_DEPTH), "<deep 258>".into(), "1".into()]);
+        // Deep and truncated: still not handed out.
+        let input = format!("[{}", "[".repeat(1_000_000));
+        assert_eq!(values(&input, 8 << 20), vec!["<deep 1000000>".to_string()]);
+        assert!(has_top_level_key(
+            br#"{"a":{"b":1},"schema\u0054ype":1}"#,
+            "schemaType"
+        ));
+        assert!(!has_top_level_key(
+            br#"{"a":{"schemaType":1}}"#,
+            "schemaType"
+        ));
+        assert!(!has_top_level_key(br#"{"a":"schemaType"}"#, "schemaType"));
+    }
+
+    #[test]
+    fn outline_reads_top_level_keys_and_bounds_depth() {
+        let keys = |b: &[u8]| {
+            let mut v = Vec::new();
+            let r = outline(b, 4, |k| v.push(String::from_utf8_lossy(k).into_owned()));
+            r.map(|()| v)
+        };
+        assert_eq!(
+            keys(br#"{"a":"x","b":{"c":1,"d":[{"e":2}]},"f\"g":"{\"h\":[","i":[1,"j"]}"#),
+            Ok(vec!["a".into(), "b".into(), r#"f\"g"#.into(), "i".into()])
+        );
+        assert_eq!(keys(br#"[{"a":1},{"b":2}]"#), Ok(vec![]));
+        assert_eq!(keys(br#"{"a":[[[1]]]}"#), Ok(vec!["a".into()]));
+        assert_eq!(keys(br#"{"a":[[[[1]]]]}"#), Err(TooDeep));
+        assert_eq!(keys(br#"{"a":[["[[[[[["]]}"#), Ok(vec!["a".into()]));
+        assert_eq!(keys(br#"{"a":"unterminated"#), Ok(vec!["a".into()]));
+        let deep = format!("{}{}", "[".repeat(1_000_000), "]".repeat(1_000_000));
+        assert_eq!(outline(deep.as_bytes(), MAX_DEPTH, |_| {}), Err(TooDeep));
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! bucket (`b#<name>`). All of it serializes, so the memory and DynamoDB stores hold the same.
 
 mod baseline;
+pub mod kinds;
+pub mod seasonal;
 pub mod store;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -10,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 
 pub use baseline::Baseline;
+pub use seasonal::Seasonal;
 pub use store::{Commit, MemoryStore, Snapshot, Store};
 
 use crate::finding::Finding;
@@ -18,6 +21,14 @@ use crate::finding::Finding;
 pub const ENTITY_TTL_SECS: i64 = 90 * 86_400;
 /// A seen-value set keeps at most this many values (least recently seen go first).
 pub const SEEN_CAP: usize = 64;
+/// Learning ends on evidence: an entity seen on this many separate (UTC) days before the
+/// current one has a baseline, even if its learning period has not passed yet.
+pub const MIN_ACTIVE_DAYS: usize = 5;
+/// How late an event may arrive and still count toward its episode (CloudTrail delivers
+/// within about 15 minutes, rarely hours late).
+pub const LATE_ALLOWANCE: i64 = 2 * 3600;
+/// Active days remembered per entity (the most recent ones).
+const ACTIVE_DAYS_CAP: usize = 35;
 
 pub fn principal_entity(key: &str) -> String {
     format!("p#{key}")
@@ -38,6 +49,13 @@ pub struct EntityState {
     /// Findings inside their cooldown, by `<detector>/<dedup key>`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub open: BTreeMap<String, OpenFinding>,
+    /// State of the window-threshold, sequence and geo-velocity kinds.
+    #[serde(default, skip_serializing_if = "kinds::KindState::is_empty")]
+    pub kinds: kinds::KindState,
+    /// UTC days (Unix seconds / 86,400) with at least one event, the most recent
+    /// [`ACTIVE_DAYS_CAP`]: the evidence that ends learning early.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub active_days: BTreeSet<i64>,
 }
 
 impl EntityState {
@@ -47,16 +65,33 @@ impl EntityState {
             self.first_seen = t;
         }
         self.last_seen = self.last_seen.max(t);
+        let day = t.div_euclid(86_400);
+        if self.active_days.insert(day) && self.active_days.len() > ACTIVE_DAYS_CAP {
+            self.active_days.pop_first();
+        }
     }
 
-    /// True once the entity has been seen for at least `learning` seconds.
+    /// Whether the entity's baselines may judge an event at `t`: it has been seen for at least
+    /// `learning` seconds, or on at least [`MIN_ACTIVE_DAYS`] separate days before `t`'s day,
+    /// whichever comes first. (A user seen on five working days has a baseline on day 8, not
+    /// day 8 plus however long its first week happened to be.)
     pub fn learned(&self, t: i64, learning: i64) -> bool {
-        self.first_seen != 0 && t - self.first_seen >= learning
+        if self.first_seen == 0 {
+            return false;
+        }
+        if t - self.first_seen >= learning {
+            return true;
+        }
+        let day = t.div_euclid(86_400);
+        self.active_days.range(..day).count() >= MIN_ACTIVE_DAYS
     }
 
-    /// Drops findings past their cooldown and seen values past their age.
+    /// Drops findings past their cooldown (plus the lateness allowance, so an event of the
+    /// episode delivered late still updates its finding instead of opening a second one) and
+    /// seen values past their age.
     pub fn prune(&mut self, now: i64) {
-        self.open.retain(|_, f| now - f.last <= f.cooldown);
+        self.open
+            .retain(|_, f| now - f.last <= f.cooldown + LATE_ALLOWANCE);
         for s in self.seen.values_mut() {
             s.prune(now);
         }
@@ -144,7 +179,11 @@ pub struct RateSeries {
     /// Events that arrived after their window was folded (counted, not added).
     #[serde(default)]
     pub late: u64,
+    /// All-hours distribution of window totals (evidence: p50/p90/p99 of the history).
     pub baseline: Baseline,
+    /// Hour-of-day profile, weekdays and weekends apart: what detection compares with.
+    #[serde(default)]
+    pub seasonal: Seasonal,
 }
 
 impl RateSeries {
@@ -156,10 +195,16 @@ impl RateSeries {
             self.late += 1;
             return;
         }
-        *self.minutes.entry(m).or_default() += v;
+        if !self.seasonal.add(t, v) {
+            self.late += 1;
+            return;
+        }
+        let e = self.minutes.entry(m).or_default();
+        *e = e.saturating_add(v);
         if m > self.watermark {
             self.watermark = m;
             self.fold(window, lateness);
+            self.seasonal.fold((m - lateness) * 60);
         }
     }
 
@@ -216,6 +261,7 @@ impl RateSeries {
 
     pub fn flag(&mut self, t: i64, window: i64) {
         self.flagged.insert(t.div_euclid(60).div_euclid(window));
+        self.seasonal.flag(t - window * 60 + 60, t);
     }
 }
 

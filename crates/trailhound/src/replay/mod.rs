@@ -26,6 +26,9 @@ mod remote {
         pub fn len(&self) -> usize {
             0
         }
+        pub fn key_times(&self) -> impl Iterator<Item = i64> {
+            std::iter::empty()
+        }
     }
     pub async fn list(urls: &[&String]) -> anyhow::Result<Option<Remote>> {
         if urls.is_empty() {
@@ -121,12 +124,21 @@ pub async fn run(opts: &Options) -> anyhow::Result<Output> {
     let locals: Vec<PathBuf> = locals.into_iter().map(PathBuf::from).collect();
     let objects = local::list(&locals).map_err(|e| UsageError(format!("{e:#}")))?;
     let remote = remote::list(&remote).await?;
+    // Records may be dated at most a little after the newest key time of the run (with no
+    // key times: after now).
+    let newest_key = objects
+        .iter()
+        .filter_map(|o| o.time)
+        .chain(remote.iter().flat_map(|r| r.key_times()))
+        .max();
+    let newest_allowed = newest_key.map(|t| t + trailhound_core::pipeline::FUTURE_SLACK);
     let pipeline = Pipeline {
         engine: &engine,
         geo: &geo,
         limits: opts.limits,
         since: opts.since,
         until: opts.until,
+        newest_allowed,
     };
     let bar = progress(
         opts.progress,
@@ -142,7 +154,16 @@ pub async fn run(opts: &Options) -> anyhow::Result<Output> {
     #[cfg(feature = "s3")]
     if let Some(remote) = &remote {
         remote
-            .process(&engine, &geo, opts, &store, &bar, &mut stats, &mut findings)
+            .process(
+                &engine,
+                &geo,
+                newest_allowed,
+                opts,
+                &store,
+                &bar,
+                &mut stats,
+                &mut findings,
+            )
             .await?;
     }
     bar.finish_and_clear();
@@ -204,6 +225,12 @@ async fn apply(
     let applied = pipeline.apply(store, object, acts, |_| true).await?;
     if applied.duplicate {
         stats.emit(Event::Duplicate { object });
+    }
+    if applied.suppressed > 0 {
+        stats.emit(Event::Suppressed {
+            object,
+            count: applied.suppressed,
+        });
     }
     for finding in &applied.findings {
         stats.emit(Event::Finding { finding });

@@ -24,11 +24,17 @@ impl Remote {
         self.listed.len()
     }
 
+    /// The times in the listed keys.
+    pub fn key_times(&self) -> impl Iterator<Item = i64> + '_ {
+        self.listed.iter().filter_map(|o| o.time)
+    }
+
     #[allow(clippy::too_many_arguments)]
     pub async fn process(
         &self,
         engine: &Arc<Engine>,
         geo: &Arc<Geo>,
+        newest_allowed: Option<i64>,
         opts: &Options,
         store: &MemoryStore,
         bar: &indicatif::ProgressBar,
@@ -41,6 +47,7 @@ impl Remote {
             limits: opts.limits,
             since: opts.since,
             until: opts.until,
+            newest_allowed,
         };
         for obj in &self.listed {
             let key = &obj.target.object.key;

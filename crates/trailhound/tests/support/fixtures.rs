@@ -126,7 +126,7 @@ pub fn archive() -> Vec<Obj> {
             i,
         ));
     }
-    let mut o2 = invokes(T0 + 1800, 10, 350, "support-bot-role", US_IP);
+    let mut o2 = invokes(T0 + 1800, 10, 600, "support-bot-role", US_IP);
     o2.extend(invokes(T0 + 1800, 5, 2, "etl-role", DE_IP));
     o2.push(record(
         T0 + 1900,

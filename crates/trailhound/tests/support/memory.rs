@@ -226,6 +226,7 @@ pub fn decoder(learning_days: u32) -> Decoder {
         limits: Limits::default(),
         since: None,
         until: None,
+        newest_allowed: None,
     }
 }
 

@@ -1,9 +1,13 @@
 //! Detector kinds. A new detector of an existing kind is a new file in `detectors/`; a new
 //! kind is a new module here plus one line in [`build`].
 
+mod geo_velocity;
 mod new_value;
 mod rate_baseline;
 mod resource_readers;
+mod rule;
+mod sequence;
+mod window_threshold;
 
 use serde::de::DeserializeOwned;
 
@@ -11,13 +15,52 @@ use super::Detector;
 use super::spec::Spec;
 
 /// Kind names accepted in detector files.
-pub const KINDS: &[&str] = &["rate-baseline", "new-value", "resource-readers"];
+pub const KINDS: &[&str] = &[
+    "rate-baseline",
+    "new-value",
+    "resource-readers",
+    "rule",
+    "window-threshold",
+    "sequence",
+    "geo-velocity",
+];
+
+/// The `{placeholders}` a kind fills in titles, descriptions and subjects: exactly the
+/// variables its `observe` hands to `render` (checked against the sources by a test). Every
+/// kind fills [`COMMON`]. Empty for a name that is not a kind.
+pub(crate) fn placeholders(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "rate-baseline" => &[
+            "principal_name",
+            "event_name",
+            "group",
+            "observed",
+            "window",
+            "ratio",
+            "comparison",
+            "baseline",
+            "threshold",
+            "percentile",
+        ],
+        "new-value" => &["principal_name", "field", "value", "known"],
+        "resource-readers" => &["principal_name", "bucket", "event_name", "why", "count"],
+        _ => &[],
+    }
+}
+
+/// Placeholders every kind fills (a test holds every kind to them).
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) const COMMON: &[&str] = &["principal_name"];
 
 pub(crate) fn build(spec: Spec) -> Result<Box<dyn Detector>, (String, String)> {
     match spec.kind.as_str() {
         "rate-baseline" => Ok(Box::new(rate_baseline::RateBaseline::new(spec)?)),
         "new-value" => Ok(Box::new(new_value::NewValue::new(spec)?)),
         "resource-readers" => Ok(Box::new(resource_readers::ResourceReaders::new(spec)?)),
+        "rule" => Ok(Box::new(rule::Rule::new(spec)?)),
+        "window-threshold" => Ok(Box::new(window_threshold::WindowThreshold::new(spec)?)),
+        "sequence" => Ok(Box::new(sequence::Sequence::new(spec)?)),
+        "geo-velocity" => Ok(Box::new(geo_velocity::GeoVelocity::new(spec)?)),
         other => Err((
             "kind".into(),
             format!("`{other}` is not a detector kind ({})", KINDS.join(", ")),
@@ -25,19 +68,18 @@ pub(crate) fn build(spec: Spec) -> Result<Box<dyn Detector>, (String, String)> {
     }
 }
 
-/// Deserializes the `[params]` table into a kind's parameter struct.
+/// Deserializes the `[params]` table into a kind's parameter struct. Errors name the key
+/// path (`params.window`, `params.rules[2].name`), found from the position of the error in
+/// the table written out as TOML.
 fn params<P: DeserializeOwned>(spec: &Spec) -> Result<P, (String, String)> {
-    toml::Value::Table(spec.params.clone())
-        .try_into()
-        .map_err(|e: toml::de::Error| {
-            let msg = e.message().to_string();
-            let field = msg
-                .split('`')
-                .nth(1)
-                .map(|f| format!("params.{f}"))
-                .unwrap_or_else(|| "params".into());
-            (field, msg)
-        })
+    let text = toml::to_string(&spec.params).unwrap_or_default();
+    let parsed: Result<P, toml::de::Error> = toml::from_str(&text);
+    parsed.map_err(|e| {
+        let field = super::spec::error_field(&text, &e)
+            .map(|f| format!("params.{f}"))
+            .unwrap_or_else(|| "params".into());
+        (field, e.message().to_string())
+    })
 }
 
 fn duration(field: &str, v: &str) -> Result<i64, (String, String)> {
@@ -49,4 +91,97 @@ fn duration(field: &str, v: &str) -> Result<i64, (String, String)> {
                 format!("`{v}` is not a duration such as 15m, 2h, 7d"),
             )
         })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(params: &str) -> Spec {
+        Spec::parse(
+            "x.toml",
+            &format!(
+                "id = \"x\"\ntype = \"A:B/C\"\nseverity = 5.0\nkind = \"rate-baseline\"\ntitle = \"t\"\ndescription = \"d\"\n[params]\n{params}"
+            ),
+        )
+        .unwrap()
+    }
+
+    fn error(params: &str) -> (String, String) {
+        match build(spec(params)) {
+            Err(e) => e,
+            Ok(_) => panic!("`{params}` built"),
+        }
+    }
+
+    #[test]
+    fn params_errors_name_the_key() {
+        let (field, reason) = error("window = 15\nfactor = 4.0\nmin_value = 300");
+        assert_eq!(field, "params.window");
+        assert!(reason.contains("invalid type: integer `15`"), "{reason}");
+        let (field, _) = error("window = \"15m\"\nfactor = \"four\"\nmin_value = 300");
+        assert_eq!(field, "params.factor");
+        let (field, reason) = error("window = \"15m\"\nmin_value = 300");
+        assert_eq!(
+            (field.as_str(), reason.as_str()),
+            ("params.factor", "missing field `factor`")
+        );
+        let (field, _) = error("window = \"15m\"\nfactor = 4.0\nmin_value = 300\nthreshhold = 3");
+        assert_eq!(field, "params.threshhold");
+        let (field, _) = error("window = \"15m\"\nfactor = 4.0\nmin_value = [1, 2]");
+        assert_eq!(field, "params.min_value");
+        assert!(build(spec("window = \"15m\"\nfactor = 4.0\nmin_value = 300")).is_ok());
+    }
+
+    /// The names a kind's sources pass to `render` (the `("name", …)` pairs of its `vars`).
+    fn rendered(source: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut rest = source;
+        while let Some(i) = rest.find("let vars = [") {
+            let block = &rest[i..];
+            let end = block.find("];").unwrap_or(block.len());
+            for line in block[..end].lines() {
+                if let Some(name) = line
+                    .trim()
+                    .strip_prefix("(\"")
+                    .and_then(|l| l.split('"').next())
+                {
+                    out.push(name.to_string());
+                }
+            }
+            rest = &block[end..];
+        }
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    #[test]
+    fn the_placeholder_table_is_what_each_kind_renders() {
+        let sources = [
+            ("rate-baseline", include_str!("rate_baseline.rs")),
+            ("new-value", include_str!("new_value.rs")),
+            ("resource-readers", include_str!("resource_readers.rs")),
+        ];
+        for kind in KINDS {
+            let (_, source) = sources
+                .iter()
+                .find(|(k, _)| k == kind)
+                .unwrap_or_else(|| panic!("kind `{kind}`: add its source to this test"));
+            let mut table: Vec<String> = placeholders(kind).iter().map(|s| s.to_string()).collect();
+            table.sort();
+            assert_eq!(
+                table,
+                rendered(source),
+                "kind `{kind}`: fix placeholders() in kinds/mod.rs"
+            );
+            for common in COMMON {
+                assert!(
+                    table.iter().any(|p| p == common),
+                    "kind `{kind}` lacks {{{common}}}"
+                );
+            }
+        }
+        assert!(placeholders("no-such-kind").is_empty());
+    }
 }

@@ -186,5 +186,6 @@ impl Detector for NewValue {
         ];
         f.title = render(&self.spec.title, &vars);
         f.description = render(&self.spec.description, &vars);
+        f.subject = render(self.spec.subject_template(), &vars);
     }
 }

@@ -1,8 +1,20 @@
 //! `rate-baseline`: a count or sum over a sliding event-time window, per principal (and
-//! group), compared with the principal's own baseline of window totals.
+//! group), compared with the principal's own *seasonal* baseline: the totals of the same
+//! hour of day (UTC), weekdays and weekends apart (see `state::seasonal`).
 //!
-//! Fires when `observed > max(min_value, factor × baseline percentile)`, once the principal
-//! is past its learning period. Windows that fired stay out of the baseline.
+//! The threshold for a window ending at `t` is the largest of
+//! - `min_value` (a relative floor: a quiet principal does not fire on a handful of calls),
+//! - `factor × usual high`, the usual high being the hour slot's mean + 3 standard
+//!   deviations scaled to the window (the all-hours busiest slot while the hour has fewer
+//!   than 3 days of history),
+//! - `expected + 5·√expected + 5`, a Poisson-style significance bound on the slot's mean,
+//!   so a burst must also be improbable as noise.
+//!
+//! Learning ends on evidence (5 active days) or age (the learning period), whichever comes
+//! first. While a principal learns, or when a series has no history at all (a model it never
+//! used), only `learning_floor` applies: a brand-new key that makes 100,000 calls on day 1 is
+//! an alert. Windows that fired never train the baseline. A principal keeps at most
+//! [`MAX_SERIES`] series; the one idle longest is evicted first.
 //!
 //! Template placeholders: `{principal_name}`, `{event_name}`, `{group}`, `{observed}`,
 //! `{window}`, `{ratio}`, `{comparison}` (`44x its usual peak`, or a note when the series has
@@ -34,9 +46,16 @@ struct Params {
     percentile: f64,
     /// Multiple of the baseline percentile that counts as a spike.
     factor: f64,
-    /// Absolute floor: never fire at or below this value.
+    /// Relative floor: never fire at or below this value once learned.
     min_value: u64,
+    /// While the principal learns, or for a series with no history: fire above this value
+    /// (absent: never fire then).
+    #[serde(default)]
+    learning_floor: Option<u64>,
 }
+
+/// Rate series kept per entity (all rate detectors together); the idlest is evicted.
+pub const MAX_SERIES: usize = 32;
 
 fn default_group() -> String {
     "none".into()
@@ -77,6 +96,15 @@ pub struct RateBaseline {
     percentile: f64,
     factor: f64,
     min_value: u64,
+    learning_floor: Option<u64>,
+}
+
+/// What a window was compared with.
+enum Basis {
+    /// The principal is still learning, or the series has no history: the learning floor.
+    Floor { learning: bool },
+    /// The hour-of-day profile over the window (or the busiest hour, `all_hours`).
+    Profile(crate::state::seasonal::Expectation),
 }
 
 impl RateBaseline {
@@ -138,6 +166,7 @@ impl RateBaseline {
             percentile: p.percentile,
             factor: p.factor,
             min_value: p.min_value,
+            learning_floor: p.learning_floor,
         })
     }
 
@@ -171,16 +200,41 @@ impl Detector for RateBaseline {
         let group = self.group_value(a);
         let learned = ctx.principal.learned(a.time, ctx.learning);
         let series_key = format!("{}/{}", self.spec.id, group);
-        let series = ctx.principal.rates.entry(series_key).or_default();
+        let rates = &mut ctx.principal.rates;
+        if !rates.contains_key(&series_key) && rates.len() >= MAX_SERIES {
+            let idlest = rates
+                .iter()
+                .min_by_key(|(k, s)| (s.watermark, (*k).clone()))
+                .map(|(k, _)| k.clone());
+            if let Some(k) = idlest {
+                rates.remove(&k);
+            }
+        }
+        let series = rates.entry(series_key).or_default();
         series.add(a.time, v, self.window_min, self.lateness_min);
-        if !learned || v == 0 {
+        if v == 0 {
             return;
         }
         let observed = series.sliding(a.time, self.window_min);
-        let base = series.baseline.percentile(self.percentile);
-        let threshold = self
-            .min_value
-            .max((self.factor * base as f64).ceil() as u64);
+        let profile = if learned {
+            series.seasonal.expect(a.time, self.window_min)
+        } else {
+            None
+        };
+        let (threshold, basis) = match profile {
+            Some(e) => {
+                let significant = e.expected + 5.0 * e.expected.sqrt() + 5.0;
+                let t = (self.min_value as f64)
+                    .max(self.factor * e.high)
+                    .max(significant)
+                    .ceil() as u64;
+                (t, Basis::Profile(e))
+            }
+            None => match self.learning_floor {
+                Some(f) => (f, Basis::Floor { learning: !learned }),
+                None => return,
+            },
+        };
         if observed <= threshold {
             return;
         }
@@ -206,11 +260,25 @@ impl Detector for RateBaseline {
         };
         let f = &mut open.finding;
         let ev = &mut f.evidence;
-        let peak = ev
-            .get("observed")
-            .and_then(|o| o.as_u64())
-            .unwrap_or(0)
-            .max(observed);
+        push_unique(ev, "event_names", &a.event_name, 10);
+        if let Some(ip) = a.source_ip {
+            push_unique(ev, "source_ips", &ip.to_string(), 10);
+        }
+        if let Some(c) = &a.country {
+            push_unique(ev, "countries", crate::geo::country_str(c), 10);
+        }
+        if let Some(ua) = &a.user_agent {
+            push_unique(ev, "user_agents", ua, 5);
+        }
+        if let Some(r) = &a.request_id {
+            push_unique(ev, "sample_request_ids", r, 5);
+        }
+        // The numbers and the text describe the peak window of the episode.
+        let previous = ev.get("observed").and_then(|o| o.as_u64()).unwrap_or(0);
+        if observed < previous {
+            return;
+        }
+        let peak = observed;
         ev.insert("observed".into(), json!(peak));
         ev.insert(
             "measure".into(),
@@ -228,6 +296,51 @@ impl Detector for RateBaseline {
         );
         ev.insert("threshold".into(), json!(threshold));
         ev.insert("baseline".into(), baseline);
+        let (usual, comparison_basis) = match &basis {
+            Basis::Profile(e) => {
+                let usual = e.high.ceil().max(1.0) as u64;
+                // The window's span of the day: `weekday 03:06-04:06 UTC`.
+                let end = (a.time.div_euclid(60) + 1) * 60;
+                let start = end - self.window_min * 60;
+                let slot = crate::state::seasonal::slot_of(start.div_euclid(3600));
+                let hm = |t: i64| {
+                    let m = t.rem_euclid(86_400) / 60;
+                    format!("{:02}:{:02}", m / 60, m % 60)
+                };
+                let label = format!(
+                    "{} {}-{} UTC",
+                    if slot >= 24 { "weekend" } else { "weekday" },
+                    hm(start),
+                    hm(end)
+                );
+                ev.insert(
+                    "seasonal".into(),
+                    json!({
+                        "basis": if e.all_hours { "all-hours" } else { "hour-of-day" },
+                        "slot": label,
+                        "expected": (e.expected * 10.0).round() / 10.0,
+                        "usual_high": usual,
+                        "days": e.days,
+                    }),
+                );
+                let text = if e.all_hours {
+                    "its usual peak".to_string()
+                } else {
+                    format!("its usual for {label}")
+                };
+                (usual, Some(text))
+            }
+            Basis::Floor { learning } => {
+                ev.insert(
+                    "seasonal".into(),
+                    json!({
+                        "basis": if *learning { "learning-floor" } else { "no-history" },
+                        "learning_floor": threshold,
+                    }),
+                );
+                (0, None)
+            }
+        };
         if !group.is_empty() {
             ev.insert(
                 match self.group {
@@ -239,27 +352,13 @@ impl Detector for RateBaseline {
                 json!(group),
             );
         }
-        push_unique(ev, "event_names", &a.event_name, 10);
-        if let Some(ip) = a.source_ip {
-            push_unique(ev, "source_ips", &ip.to_string(), 10);
-        }
-        if let Some(c) = &a.country {
-            push_unique(ev, "countries", crate::geo::country_str(c), 10);
-        }
-        if let Some(ua) = &a.user_agent {
-            push_unique(ev, "user_agents", ua, 5);
-        }
-        if let Some(r) = &a.request_id {
-            push_unique(ev, "sample_request_ids", r, 5);
-        }
-        let windows = ev["baseline"]["windows"].as_u64().unwrap_or(0);
-        let usual = ev["baseline"]["p99"].as_u64().unwrap_or(0).max(1);
-        let ratio = peak as f64 / usual as f64;
-        // A series with no history (a model the principal never used) has no usual peak.
-        let comparison = if windows == 0 {
-            "with no earlier traffic to compare with".to_string()
-        } else {
-            format!("{ratio:.0}x its usual peak")
+        let ratio = peak as f64 / usual.max(1) as f64;
+        let comparison = match (&comparison_basis, &basis) {
+            (Some(text), _) => format!("{ratio:.0}x {text}"),
+            (None, Basis::Floor { learning: true }) => {
+                "from a principal too new to have a baseline".to_string()
+            }
+            (None, _) => "with no earlier traffic to compare with".to_string(),
         };
         let vars = [
             ("principal_name", principal_name(&f.principal_key)),
@@ -275,6 +374,9 @@ impl Detector for RateBaseline {
         ];
         f.title = render(&self.spec.title, &vars);
         f.description = render(&self.spec.description, &vars);
-        ev.insert("ratio".into(), json!((ratio * 10.0).round() / 10.0));
+        f.subject = render(self.spec.subject_template(), &vars);
+        if usual > 0 {
+            ev.insert("ratio".into(), json!((ratio * 10.0).round() / 10.0));
+        }
     }
 }

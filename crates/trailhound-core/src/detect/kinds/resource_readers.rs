@@ -7,7 +7,7 @@
 //! a principal that is neither a known reader nor allow-listed raises a finding. Reported
 //! principals do not join the readers (allow-list them to accept them).
 //!
-//! Template placeholders: `{principal_name}`, `{bucket}`, `{event_name}`, `{why}`.
+//! Template placeholders: `{principal_name}`, `{bucket}`, `{event_name}`, `{why}`, `{count}`.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -209,5 +209,6 @@ impl Detector for ResourceReaders {
         ];
         f.title = render(&self.spec.title, &vars);
         f.description = render(&self.spec.description, &vars);
+        f.subject = render(self.spec.subject_template(), &vars);
     }
 }
