@@ -54,7 +54,7 @@ impl Pipeline<'_> {
         object: &ObjectRef,
         raw: R,
     ) -> Result<(Decoded, Vec<Activity>), ObjectError> {
-        let mut norm = Normalizer::new(self.geo);
+        let mut norm = Normalizer::new(self.geo).with_paths(self.engine.paths());
         let mut acts = Vec::new();
         let mut decoded = activity::decode_object(
             object,

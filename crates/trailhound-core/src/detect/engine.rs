@@ -28,6 +28,9 @@ pub struct Engine {
     detectors: Vec<Compiled>,
     /// Seconds an entity must have been seen before baseline detectors may fire.
     pub learning: i64,
+    /// The request-parameter and response-element paths the loaded detectors read: decode
+    /// extracts these and no others.
+    paths: std::sync::Arc<crate::record::cloudtrail::Paths>,
 }
 
 /// Findings raised or updated while applying one object.
@@ -169,9 +172,11 @@ impl Engine {
             }
         }
         if errors.is_empty() {
+            let paths = super::filter::declared_paths(detectors.iter().map(|c| c.detector.spec()));
             Ok(Engine {
                 detectors,
                 learning,
+                paths,
             })
         } else {
             Err(EngineError(errors))
@@ -200,6 +205,11 @@ impl Engine {
             .map(|(f, t)| (f.to_string(), t.to_string()))
             .collect();
         Self::from_files(&files, learning)
+    }
+
+    /// The paths decode must extract for the loaded detectors.
+    pub fn paths(&self) -> std::sync::Arc<crate::record::cloudtrail::Paths> {
+        self.paths.clone()
     }
 
     pub fn specs(&self) -> impl Iterator<Item = &Spec> {

@@ -95,6 +95,7 @@ impl EntityState {
         for s in self.seen.values_mut() {
             s.prune(now);
         }
+        self.kinds.prune(now);
     }
 }
 

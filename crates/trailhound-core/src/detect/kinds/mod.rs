@@ -44,6 +44,10 @@ pub(crate) fn placeholders(kind: &str) -> &'static [&'static str] {
         ],
         "new-value" => &["principal_name", "field", "value", "known"],
         "resource-readers" => &["principal_name", "bucket", "event_name", "why", "count"],
+        "rule" => rule::PLACEHOLDERS,
+        "window-threshold" => window_threshold::PLACEHOLDERS,
+        "sequence" => sequence::PLACEHOLDERS,
+        "geo-velocity" => geo_velocity::PLACEHOLDERS,
         _ => &[],
     }
 }
@@ -140,14 +144,24 @@ mod tests {
         while let Some(i) = rest.find("let vars = [") {
             let block = &rest[i..];
             let end = block.find("];").unwrap_or(block.len());
+            let mut open_paren = false;
             for line in block[..end].lines() {
-                if let Some(name) = line
-                    .trim()
+                let l = line.trim();
+                // `("name", value)` on one line, or rustfmt's `(` then `"name",`.
+                let name = l
                     .strip_prefix("(\"")
-                    .and_then(|l| l.split('"').next())
-                {
+                    .or_else(|| {
+                        if open_paren {
+                            l.strip_prefix('"')
+                        } else {
+                            None
+                        }
+                    })
+                    .and_then(|l| l.split('"').next());
+                if let Some(name) = name {
                     out.push(name.to_string());
                 }
+                open_paren = l == "(";
             }
             rest = &block[end..];
         }
@@ -162,6 +176,10 @@ mod tests {
             ("rate-baseline", include_str!("rate_baseline.rs")),
             ("new-value", include_str!("new_value.rs")),
             ("resource-readers", include_str!("resource_readers.rs")),
+            ("rule", include_str!("rule.rs")),
+            ("window-threshold", include_str!("window_threshold.rs")),
+            ("sequence", include_str!("sequence.rs")),
+            ("geo-velocity", include_str!("geo_velocity.rs")),
         ];
         for kind in KINDS {
             let (_, source) = sources
