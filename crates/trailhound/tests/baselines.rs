@@ -270,3 +270,56 @@ fn suppressed_activity_neither_fires_nor_trains() {
     let countries: Vec<&String> = seen.values().flat_map(|s| s.values.keys()).collect();
     assert_eq!(countries, ["US"], "the suppressed country was not learned");
 }
+
+#[test]
+fn only_console_and_identity_center_sessions_keep_their_session_name() {
+    use trailhound_core::activity::{Normalizer, decode_object};
+    use trailhound_core::geo::Geo;
+    use trailhound_core::ingest::classify;
+    use trailhound_core::record::Limits;
+    let record = |session: &str, console: bool| {
+        let mut uid = serde_json::json!({
+            "type": "AssumedRole", "accountId": "111122223333",
+            "arn": format!("arn:aws:sts::111122223333:assumed-role/Admin/{session}"),
+        });
+        if console {
+            uid["sessionCredentialFromConsole"] = "true".into();
+        }
+        serde_json::json!({
+            "eventVersion": "1.09", "eventTime": "2026-10-05T10:00:00Z",
+            "eventSource": "sts.amazonaws.com", "eventName": "GetCallerIdentity",
+            "awsRegion": "us-east-1", "sourceIPAddress": "3.218.54.201",
+            "recipientAccountId": "111122223333", "userIdentity": uid,
+        })
+    };
+    let doc = serde_json::json!({"Records": [
+        record("carol@example.com", false),
+        record("mallory@example.com", false),
+        record("carol@example.com", true),
+    ]});
+    let key = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/10/05/111122223333_CloudTrail_us-east-1_20261005T1005Z_a.json";
+    let geo = Geo::none();
+    let mut norm = Normalizer::new(&geo);
+    let mut acts = Vec::new();
+    let bytes = doc.to_string();
+    decode_object(
+        &ObjectRef::local(key),
+        classify(key),
+        bytes.as_bytes(),
+        &Limits::default(),
+        &mut norm,
+        &mut acts,
+    )
+    .unwrap();
+    let keys: Vec<&str> = acts.iter().map(|a| &*a.principal_key).collect();
+    assert_eq!(
+        keys,
+        [
+            // A plain AssumeRole: the caller picked the name, so it keys on the role.
+            "arn:aws:iam::111122223333:role/Admin",
+            "arn:aws:iam::111122223333:role/Admin",
+            // A console session: the person.
+            "arn:aws:sts::111122223333:assumed-role/Admin/carol@example.com",
+        ]
+    );
+}

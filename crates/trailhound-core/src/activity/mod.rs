@@ -187,11 +187,18 @@ impl<'g> Normalizer<'g> {
     }
 
     /// Principal key and type for an ARN (memoized per object).
-    pub fn principal(&mut self, arn: &Arc<str>, logged_type: Option<&str>) -> (Arc<str>, Arc<str>) {
-        if let Some(k) = self.keys.get(arn) {
+    /// `provider_named`: the session name was set by an identity provider or the console (see
+    /// [`principal_key_for`]).
+    pub fn principal(
+        &mut self,
+        arn: &Arc<str>,
+        logged_type: Option<&str>,
+        provider_named: bool,
+    ) -> (Arc<str>, Arc<str>) {
+        if !provider_named && let Some(k) = self.keys.get(arn) {
             return k.clone();
         }
-        let key = principal_key(arn);
+        let key = principal_key_for(arn, provider_named);
         let key = if *key == **arn {
             arn.clone()
         } else {
@@ -202,7 +209,9 @@ impl<'g> Normalizer<'g> {
                 .filter(|t| !t.is_empty())
                 .unwrap_or_else(|| principal_type(arn)),
         );
-        self.keys.insert(arn.clone(), (key.clone(), ty.clone()));
+        if !provider_named {
+            self.keys.insert(arn.clone(), (key.clone(), ty.clone()));
+        }
         (key, ty)
     }
 }
@@ -210,14 +219,18 @@ impl<'g> Normalizer<'g> {
 /// The identity that owns a baseline.
 ///
 /// - Assumed roles key on the role (`arn:aws:iam::<acct>:role/<name>`): machine sessions change
-///   names every hour. Human sessions keep the session: IAM Identity Center roles
-///   (`AWSReservedSSO_*`) and sessions named after a person (an `@` in the session name,
-///   as console federation writes them).
+///   names every hour, and a caller of a plain `AssumeRole` picks its session name at will
+///   (`--role-session-name x@y`), so a session name must not mint a fresh principal with a
+///   fresh learning period.
+/// - The session (the person) is kept only where the sign-in sets it: IAM Identity Center
+///   roles (`AWSReservedSSO_*`), and console sessions (`provider_named`: see
+///   `UserIdentity::provider_named_session`). Web-identity sessions (EKS service accounts,
+///   CI OIDC) name themselves per session and key on the role.
 /// - IAM users, root and federated users key on their ARN.
-pub fn principal_key(arn: &str) -> std::borrow::Cow<'_, str> {
+pub fn principal_key_for(arn: &str, provider_named: bool) -> std::borrow::Cow<'_, str> {
     if let Some((head, rest)) = arn.split_once(":assumed-role/") {
-        let (role, session) = rest.split_once('/').unwrap_or((rest, ""));
-        if role.starts_with("AWSReservedSSO_") || session.contains('@') {
+        let (role, _session) = rest.split_once('/').unwrap_or((rest, ""));
+        if role.starts_with("AWSReservedSSO_") || provider_named {
             return arn.into();
         }
         // head = arn:<partition>:sts::<acct>
@@ -238,6 +251,12 @@ pub fn principal_key(arn: &str) -> std::borrow::Cow<'_, str> {
         .into();
     }
     arn.into()
+}
+
+/// [`principal_key_for`] of an ARN alone (invocation logs log only the ARN): only Identity
+/// Center sessions keep their session name.
+pub fn principal_key(arn: &str) -> std::borrow::Cow<'_, str> {
+    principal_key_for(arn, false)
 }
 
 /// `userIdentity.type` inferred from an ARN, for invocation logs (which log only the ARN).
@@ -291,8 +310,11 @@ mod tests {
         );
         let sso = "arn:aws:sts::444455556666:assumed-role/AWSReservedSSO_DataScientist_0123/bob@example.com";
         assert_eq!(principal_key(sso), sso);
-        let console = "arn:aws-us-gov:sts::1:assumed-role/Admin/carol@example.com";
-        assert_eq!(principal_key(console), console);
+        // A caller-chosen session name does not make a new principal ...
+        let chosen = "arn:aws-us-gov:sts::1:assumed-role/Admin/carol@example.com";
+        assert_eq!(principal_key(chosen), "arn:aws-us-gov:iam::1:role/Admin");
+        // ... a console or web-identity session does.
+        assert_eq!(principal_key_for(chosen, true), chosen);
         assert_eq!(
             principal_key("arn:aws:iam::1:user/alice"),
             "arn:aws:iam::1:user/alice"

@@ -178,7 +178,8 @@ fn cloudtrail(ctx: &mut DecodeCtx<'_, '_>, r: &CtRecord<'_>) {
         .map(|(id, v)| (id, v.map(|s| n.intern(&s))))
         .collect();
     let principal = n.intern(arn);
-    let (principal_key, principal_type) = n.principal(&principal, kind);
+    let provider_named = uid.is_some_and(|u| u.provider_named_session());
+    let (principal_key, principal_type) = n.principal(&principal, kind, provider_named);
     let (source_ip, source_host, geo) = n.source(raw_ip, vpc);
     if source_ip.is_none()
         && source_host
@@ -289,7 +290,7 @@ fn invocation(ctx: &mut DecodeCtx<'_, '_>, r: &InvRecord<'_>) {
     }
     let n = &mut *ctx.norm;
     let principal = n.intern(arn);
-    let (principal_key, principal_type) = n.principal(&principal, None);
+    let (principal_key, principal_type) = n.principal(&principal, None, false);
     let a = Activity {
         time,
         source: Source::Invocation,

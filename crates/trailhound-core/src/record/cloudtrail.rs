@@ -64,6 +64,19 @@ pub struct UserIdentity<'a> {
     pub principal_id: Str<'a>,
     #[serde(borrow)]
     pub session_context: Option<SessionContext<'a>>,
+    /// `"true"` for calls made with console session credentials.
+    #[serde(borrow)]
+    pub session_credential_from_console: Str<'a>,
+}
+
+impl UserIdentity<'_> {
+    /// The session belongs to a person signed in to the console (`sessionCredentialFromConsole`):
+    /// its name is set by the console federation, not picked per call. Web-identity sessions
+    /// (`sessionContext.webIdFederationData`: EKS service accounts, CI OIDC) are not: their
+    /// session names are picked by the SDK or the caller, one per session.
+    pub fn provider_named_session(&self) -> bool {
+        self.session_credential_from_console.as_deref() == Some("true")
+    }
 }
 
 #[derive(Deserialize, Default)]
