@@ -3,6 +3,7 @@
 
 pub mod decode;
 pub mod normalize;
+mod sniff;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
