@@ -35,6 +35,11 @@ pub enum Event<'a> {
     },
     /// An object applied before (a redelivery): state untouched.
     Duplicate { object: &'a ObjectRef },
+    /// A Lambda message that is no envelope trailhound knows (it fails, to reach the DLQ).
+    Unrecognized {
+        message_id: Option<&'a str>,
+        reason: &'a str,
+    },
     /// Activities a detector's suppression matched in an object (not judged, not learned).
     Suppressed { object: &'a ObjectRef, count: u64 },
     /// A finding raised or updated by an object.
@@ -60,6 +65,8 @@ pub struct Stats {
     pub duplicates: u64,
     /// (activity, detector) pairs a suppression matched.
     pub suppressed: u64,
+    /// Lambda messages that were no known envelope.
+    pub unrecognized: u64,
     pub records: u64,
     pub bad_records: BTreeMap<&'static str, u64>,
     pub odd_values: BTreeMap<&'static str, u64>,
@@ -93,6 +100,14 @@ impl Stats {
             Event::Duplicate { object } => {
                 tracing::info!(object = %object, "object applied before; state unchanged");
                 self.duplicates += 1;
+            }
+            Event::Unrecognized { message_id, reason } => {
+                tracing::warn!(
+                    message_id,
+                    reason,
+                    "message is no known envelope; it fails and goes to the dead-letter queue"
+                );
+                self.unrecognized += 1;
             }
             Event::Suppressed { object, count } => {
                 tracing::debug!(object = %object, count, "activity suppressed");
@@ -198,6 +213,7 @@ impl Stats {
         self.apply_failures += o.apply_failures;
         self.duplicates += o.duplicates;
         self.suppressed += o.suppressed;
+        self.unrecognized += o.unrecognized;
         self.records += o.records;
         self.bytes_in += o.bytes_in;
         self.bytes_inflated += o.bytes_inflated;

@@ -447,7 +447,10 @@ async fn a_bad_object_fails_only_its_own_message() {
         ("good-and-bad".to_string(), both),
     ];
     let r = handle(&deps, sqs_event(&batch)).await.unwrap();
-    assert_eq!(batch_failures(&r), ["corrupt", "missing", "good-and-bad"]);
+    assert_eq!(
+        batch_failures(&r),
+        ["corrupt", "missing", "chatter", "good-and-bad"]
+    );
     // In key-time order; good-and-bad's good object is not read once its message failed.
     assert_eq!(
         deps.fetch.fetched(),
@@ -461,7 +464,10 @@ async fn a_bad_object_fails_only_its_own_message() {
     // The retry of the failed messages: the same ones fail, nothing is sent or changed.
     let retry: Vec<_> = batch.into_iter().filter(|(id, _)| id != "good").collect();
     let r = handle(&deps, sqs_event(&retry)).await.unwrap();
-    assert_eq!(batch_failures(&r), ["corrupt", "missing", "good-and-bad"]);
+    assert_eq!(
+        batch_failures(&r),
+        ["corrupt", "missing", "chatter", "good-and-bad"]
+    );
     assert_eq!(deps.fetch.fetches(), 5 + 3);
     assert_eq!(deps.sink.ids(), flat(&want));
     assert_eq!(snapshot(&deps.store), state);

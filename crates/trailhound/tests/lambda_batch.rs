@@ -59,7 +59,10 @@ async fn bad_objects_fail_only_their_own_messages() {
     ];
     let deps = env.deps(0, 1.0).await;
     let r = handle(&deps, sqs_event(&batch)).await.unwrap();
-    assert_eq!(batch_failures(&r), ["corrupt", "missing", "good-and-bad"]);
+    assert_eq!(
+        batch_failures(&r),
+        ["corrupt", "missing", "chatter", "good-and-bad"]
+    );
     assert!(applied(&env, &good1.0).await);
     assert!(!applied(&env, &corrupt.0).await);
     assert!(!applied(&env, &not_json.0).await);
@@ -70,7 +73,10 @@ async fn bad_objects_fail_only_their_own_messages() {
     // The retry of the failed messages: the same ones fail, nothing is published twice.
     let retry: Vec<_> = batch.into_iter().filter(|(id, _)| id != "good").collect();
     let r = handle(&deps, sqs_event(&retry)).await.unwrap();
-    assert_eq!(batch_failures(&r), ["corrupt", "missing", "good-and-bad"]);
+    assert_eq!(
+        batch_failures(&r),
+        ["corrupt", "missing", "chatter", "good-and-bad"]
+    );
     assert!(env.received().await.is_empty());
 
     // The same bad object outside SQS fails the invocation with a message naming it.

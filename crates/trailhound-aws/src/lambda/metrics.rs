@@ -51,6 +51,7 @@ impl Invocation {
             m("FailedObjects", "Count", s.failed_total()),
             m("DuplicateObjects", "Count", s.duplicates),
             m("SuppressedActivities", "Count", s.suppressed),
+            m("UnrecognizedMessages", "Count", s.unrecognized),
             m("Findings", "Count", s.findings_total()),
             m("PublishedFindings", "Count", self.published()),
             m("BytesRead", "Bytes", s.bytes_in),

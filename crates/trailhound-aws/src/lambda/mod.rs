@@ -51,12 +51,19 @@ pub async fn handle_until<F: Fetch, S: Store, P: Publish>(
     let deliveries = envelope.deliveries();
     let mut inv = metrics::Invocation::default();
     let mut ignored = 0;
-    for d in &deliveries {
+    // A message that is no envelope we know fails (SQS: only its own message), so it reaches
+    // the dead-letter queue instead of vanishing with a warning.
+    let mut failed: Vec<Option<String>> = vec![None; deliveries.len()];
+    for (n, d) in deliveries.iter().enumerate() {
         for i in &d.ignored {
             ignored += 1;
             match i {
                 Ignored::Unrecognized(why) => {
-                    tracing::warn!(message_id = ?d.message_id, reason = %why, "ignored a message that names no S3 object")
+                    inv.stats.emit(Event::Unrecognized {
+                        message_id: d.message_id.as_deref(),
+                        reason: why,
+                    });
+                    failed[n] = Some(format!("unrecognized message: {why}"));
                 }
                 other => {
                     tracing::info!(message_id = ?d.message_id, reason = other.as_str(), "ignored an event")
@@ -74,7 +81,6 @@ pub async fn handle_until<F: Fetch, S: Store, P: Publish>(
         replay_order(key_time(&a.1.object.key), &a.1.object.key)
             .cmp(&replay_order(key_time(&b.1.object.key), &b.1.object.key))
     });
-    let mut failed: Vec<Option<String>> = vec![None; deliveries.len()];
     for (i, target) in work {
         if failed[i].is_some() {
             // The message will be retried whole: its other objects then too.
