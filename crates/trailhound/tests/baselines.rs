@@ -278,19 +278,21 @@ fn only_console_and_identity_center_sessions_keep_their_session_name() {
     use trailhound_core::ingest::classify;
     use trailhound_core::record::Limits;
     let record = |session: &str, console: bool| {
-        let mut uid = serde_json::json!({
+        let uid = serde_json::json!({
             "type": "AssumedRole", "accountId": "111122223333",
             "arn": format!("arn:aws:sts::111122223333:assumed-role/Admin/{session}"),
         });
-        if console {
-            uid["sessionCredentialFromConsole"] = "true".into();
-        }
-        serde_json::json!({
+        let mut r = serde_json::json!({
             "eventVersion": "1.09", "eventTime": "2026-10-05T10:00:00Z",
             "eventSource": "sts.amazonaws.com", "eventName": "GetCallerIdentity",
             "awsRegion": "us-east-1", "sourceIPAddress": "3.218.54.201",
             "recipientAccountId": "111122223333", "userIdentity": uid,
-        })
+        });
+        // Top level, as CloudTrail writes it.
+        if console {
+            r["sessionCredentialFromConsole"] = "true".into();
+        }
+        r
     };
     let doc = serde_json::json!({"Records": [
         record("carol@example.com", false),

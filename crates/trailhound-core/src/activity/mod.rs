@@ -225,7 +225,7 @@ impl<'g> Normalizer<'g> {
 ///   fresh learning period.
 /// - The session (the person) is kept only where the sign-in sets it: IAM Identity Center
 ///   roles (`AWSReservedSSO_*`), and console sessions (`provider_named`: see
-///   `UserIdentity::provider_named_session`). Web-identity sessions (EKS service accounts,
+///   `CtRecord::console_session`). Web-identity sessions (EKS service accounts,
 ///   CI OIDC) name themselves per session and key on the role.
 /// - IAM users, root and federated users key on their ARN.
 pub fn principal_key_for(arn: &str, provider_named: bool) -> std::borrow::Cow<'_, str> {

@@ -178,7 +178,7 @@ fn cloudtrail(ctx: &mut DecodeCtx<'_, '_>, r: &CtRecord<'_>) {
         .map(|(id, v)| (id, v.map(|s| n.intern(&s))))
         .collect();
     let principal = n.intern(arn);
-    let provider_named = uid.is_some_and(|u| u.provider_named_session());
+    let provider_named = r.console_session();
     let (principal_key, principal_type) = n.principal(&principal, kind, provider_named);
     let (source_ip, source_host, geo) = n.source(raw_ip, vpc);
     if source_ip.is_none()

@@ -15,6 +15,9 @@ type Str<'a> = Option<Cow<'a, str>>;
 pub struct CtRecord<'a> {
     #[serde(borrow)]
     pub event_time: Str<'a>,
+    /// Top-level `sessionCredentialFromConsole`: `"true"` (or `true`) for console sessions.
+    #[serde(default)]
+    pub session_credential_from_console: Option<Flag>,
     #[serde(borrow)]
     pub event_source: Str<'a>,
     #[serde(borrow)]
@@ -64,19 +67,6 @@ pub struct UserIdentity<'a> {
     pub principal_id: Str<'a>,
     #[serde(borrow)]
     pub session_context: Option<SessionContext<'a>>,
-    /// `"true"` for calls made with console session credentials.
-    #[serde(borrow)]
-    pub session_credential_from_console: Str<'a>,
-}
-
-impl UserIdentity<'_> {
-    /// The session belongs to a person signed in to the console (`sessionCredentialFromConsole`):
-    /// its name is set by the console federation, not picked per call. Web-identity sessions
-    /// (`sessionContext.webIdFederationData`: EKS service accounts, CI OIDC) are not: their
-    /// session names are picked by the SDK or the caller, one per session.
-    pub fn provider_named_session(&self) -> bool {
-        self.session_credential_from_console.as_deref() == Some("true")
-    }
 }
 
 #[derive(Deserialize, Default)]
@@ -598,5 +588,40 @@ impl<'n> serde::de::Visitor<'_> for KeySeed<'n> {
 
     fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
         Ok(self.0.keys.iter().find(|(k, _)| **k == *v).map(|(_, n)| n))
+    }
+}
+
+/// A flag CloudTrail writes as the string `"true"` (and some tools as a JSON boolean).
+#[derive(Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(untagged)]
+pub enum Flag {
+    Bool(bool),
+    Text(FlagText),
+}
+
+/// The string form of a [`Flag`]: only `"true"` is true.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlagText(pub bool);
+
+impl<'de> Deserialize<'de> for FlagText {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
+        Ok(FlagText(s == "true"))
+    }
+}
+
+impl Flag {
+    pub fn is_true(self) -> bool {
+        matches!(self, Flag::Bool(true) | Flag::Text(FlagText(true)))
+    }
+}
+
+impl CtRecord<'_> {
+    /// The session belongs to a person signed in to the console (`sessionCredentialFromConsole`):
+    /// its name is set by the console federation, not picked per call. Web-identity sessions
+    /// (EKS service accounts, CI OIDC) are not: their SDKs name one session after another.
+    pub fn console_session(&self) -> bool {
+        self.session_credential_from_console
+            .is_some_and(Flag::is_true)
     }
 }

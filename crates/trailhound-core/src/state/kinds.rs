@@ -194,14 +194,16 @@ impl WindowSeries {
     /// The sum over the window of `window` seconds ending at `t` (bucket granularity).
     pub fn sum(&self, t: i64, window: i64, width: i64) -> u64 {
         let last = t.div_euclid(width);
-        let first = (t - window).div_euclid(width) + 1;
+        // A window narrower than a bucket still reads the bucket of `t`.
+        let first = ((t - window).div_euclid(width) + 1).min(last);
         self.buckets.range(first..=last).map(|(_, v)| *v).sum()
     }
 
     /// Start time of the earliest bucket with a value in the window ending at `t`.
     pub fn start(&self, t: i64, window: i64, width: i64) -> i64 {
         let last = t.div_euclid(width);
-        let first = (t - window).div_euclid(width) + 1;
+        // A window narrower than a bucket still reads the bucket of `t`.
+        let first = ((t - window).div_euclid(width) + 1).min(last);
         self.buckets
             .range(first..=last)
             .next()

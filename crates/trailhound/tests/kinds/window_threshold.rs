@@ -193,3 +193,18 @@ fn window_threshold_rejects_what_it_cannot_see_or_measure() {
         assert_eq!(load_error(&text).0, field, "{params}");
     }
 }
+
+#[test]
+fn a_window_narrower_than_its_buckets_does_not_panic() {
+    // 1 minute of window with 2 hours of lateness: buckets are 120 s wide.
+    let text = file(
+        "window-threshold",
+        "x",
+        &PROBING
+            .replace("window = \"10m\"", "window = \"1m\"\nlateness = \"2h\"")
+            .replace("threshold = 10", "threshold = 3"),
+    );
+    let mut run = Run::new(&text);
+    run.apply((0..3).map(|i| validation(T0 + 10 + i * 5)).collect());
+    assert_eq!(run.only().count, 3);
+}
