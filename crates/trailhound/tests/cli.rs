@@ -35,7 +35,7 @@ fn replay_jsonl_prints_exactly_the_expected_findings() {
     assert_eq!(text(&out.stdout), want);
     let err = text(&out.stderr);
     assert!(
-        err.contains("findings 3 (invoke-spike 1, training-data-access 1, unusual-geo 1)"),
+        err.contains("findings 5 (impossible-travel 1, invoke-spike 1, token-spike 1, training-data-access 1, unusual-geo 1)"),
         "{err}"
     );
     assert!(
@@ -50,7 +50,7 @@ fn replay_table_is_aligned_and_until_limits_events() {
     assert_eq!(out.status.code(), Some(0));
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 4, "{stdout}");
+    assert_eq!(lines.len(), 6, "{stdout}");
     assert!(
         lines[0].starts_with("SEVERITY    DETECTOR              FIRST SEEN"),
         "{stdout}"

@@ -120,7 +120,7 @@ fn invoke_spike_ignores_the_daily_peak_fires_on_a_night_burst_and_updates_within
 
 #[test]
 fn suppressed_principals_do_not_alert() {
-    let text = trailhound_core::detect::DEFAULTS[0].1.to_string()
+    let text = default_text("invoke-spike")
         + "\n[[suppress]]\nreason = \"load test\"\nprincipals = [\"arn:aws:iam::*:role/support-bot-*\"]\n";
     let mut run = Run::new(&[("invoke-spike.toml", &text)]);
     diurnal(&mut run, 8);
@@ -137,7 +137,8 @@ fn from(t: i64, principal: &str, ip: &str, country: &[u8; 2]) -> Activity {
 
 #[test]
 fn unusual_geo_ignores_many_ips_in_one_country_and_reports_a_new_one_once() {
-    let mut run = Run::new(&[]);
+    let geo = default_text("unusual-geo");
+    let mut run = Run::new(&[("unusual-geo.toml", &geo)]);
     let ci = "arn:aws:iam::444455556666:role/github-actions-deploy";
     let alice = "arn:aws:iam::111122223333:user/alice";
     for d in 0..9 {
@@ -304,7 +305,11 @@ fn findings_carry_the_files_techniques_and_subject() {
         "95.165.131.44",
         b"RU",
     )]);
-    let f = run.findings.values().next().expect("a finding");
+    let f = run
+        .findings
+        .values()
+        .find(|f| f.detector == "unusual-geo")
+        .expect("an unusual-geo finding");
     assert_eq!(f.attack, ["T1078", "T1078.004"]);
     assert_eq!(f.atlas, ["AML.T0012"]);
     assert_eq!(f.subject, "alice calls from new country RU");
@@ -363,4 +368,13 @@ fn templates_and_technique_ids_are_checked_at_load() {
                 title = \"{principal_name} from {value}\"\ndescription = \"d\"\n\
                 [params]\nfield = \"country\"\n";
     assert_eq!(load(bare.to_string()), None);
+}
+
+/// The embedded text of one shipped detector.
+fn default_text(id: &str) -> String {
+    trailhound_core::detect::DEFAULTS
+        .iter()
+        .find(|(f, _)| f.ends_with(&format!("/{id}.toml")))
+        .map(|(_, t)| t.to_string())
+        .unwrap_or_else(|| panic!("no shipped detector {id}"))
 }

@@ -48,7 +48,13 @@ fn samples_give_exactly_the_expected_findings() {
     let detectors: Vec<&str> = out.findings.iter().map(|f| f.detector.as_str()).collect();
     assert_eq!(
         detectors,
-        ["invoke-spike", "training-data-access", "unusual-geo"]
+        [
+            "invoke-spike",
+            "token-spike",
+            "training-data-access",
+            "impossible-travel",
+            "unusual-geo"
+        ]
     );
     let s = &out.stats;
     assert_eq!(

@@ -205,7 +205,9 @@ impl RateSeries {
         if m > self.watermark {
             self.watermark = m;
             self.fold(window, lateness);
-            self.seasonal.fold((m - lateness) * 60);
+            // An hour still inside the sliding window is not folded: an anomaly that is still
+            // being observed must not train the baseline it is judged against.
+            self.seasonal.fold((m - lateness.max(window)) * 60);
         }
     }
 

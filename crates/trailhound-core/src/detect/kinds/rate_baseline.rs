@@ -354,6 +354,7 @@ impl Detector for RateBaseline {
         }
         let ratio = peak as f64 / usual.max(1) as f64;
         let comparison = match (&comparison_basis, &basis) {
+            (Some(text), _) if ratio >= 1000.0 => format!("over 1,000x {text}"),
             (Some(text), _) => format!("{ratio:.0}x {text}"),
             (None, Basis::Floor { learning: true }) => {
                 "from a principal too new to have a baseline".to_string()
