@@ -56,9 +56,12 @@ impl Baseline {
         let bytes = STANDARD
             .decode(s)
             .map_err(|e| format!("baseline is not base64: {e}"))?;
-        let h: Histogram<u64> = Deserializer::new()
+        let mut h: Histogram<u64> = Deserializer::new()
             .deserialize(&mut &bytes[..])
             .map_err(|e| format!("baseline histogram: {e:?}"))?;
+        // A deserialized histogram has a fixed range: without this, a value above the largest
+        // seen before the round trip (state stored in DynamoDB between objects) is dropped.
+        h.auto(true);
         Ok(Baseline(h))
     }
 }
@@ -90,6 +93,13 @@ mod tests {
         let back: Baseline = serde_json::from_str(&json).unwrap();
         assert_eq!(back.percentile(99.0), b.percentile(99.0));
         assert_eq!(back.len(), 2000);
+        // After a round trip it still records values far above anything seen before.
+        let empty: Baseline =
+            serde_json::from_str(&serde_json::to_string(&Baseline::default()).unwrap()).unwrap();
+        for mut b in [empty, back] {
+            b.record(10_000_000);
+            assert_eq!(b.max(), b.0.highest_equivalent(10_000_000));
+        }
         assert!(
             json.len() < 2000,
             "serialized baseline is {} bytes",
