@@ -6,6 +6,7 @@
 pub mod cloudtrail;
 pub mod content;
 pub mod invocation;
+pub mod paths;
 pub mod split;
 
 /// Size limits for one object.
