@@ -213,23 +213,7 @@ impl WindowSeries {
 
     /// Notes `value` seen at `t`, keeping at most `cap` values (the least recently seen go).
     pub fn see(&mut self, value: &str, t: i64, cap: usize) {
-        let value = clip(value);
-        match self.values.get_mut(value) {
-            Some(seen) => *seen = (*seen).max(t),
-            None => {
-                self.values.insert(value.to_string(), t);
-                if self.values.len() > cap {
-                    let oldest = self
-                        .values
-                        .iter()
-                        .min_by_key(|(k, t)| (**t, (*k).clone()))
-                        .map(|(k, _)| k.clone());
-                    if let Some(k) = oldest {
-                        self.values.remove(&k);
-                    }
-                }
-            }
-        }
+        super::insert_capped(&mut self.values, clip(value), t, cap);
     }
 
     /// Values last seen within the window of `window` seconds ending at the newest event,

@@ -129,22 +129,7 @@ impl SeenSet {
     }
 
     pub fn insert(&mut self, v: &str, t: i64) {
-        match self.values.get_mut(v) {
-            Some(last) => *last = (*last).max(t),
-            None => {
-                self.values.insert(v.to_string(), t);
-                if self.values.len() > SEEN_CAP {
-                    let oldest = self
-                        .values
-                        .iter()
-                        .min_by_key(|(k, t)| (**t, (*k).clone()))
-                        .map(|(k, _)| k.clone());
-                    if let Some(k) = oldest {
-                        self.values.remove(&k);
-                    }
-                }
-            }
-        }
+        insert_capped(&mut self.values, v, t, SEEN_CAP);
     }
 
     /// Refreshes the last-seen time of a value already present.
@@ -160,6 +145,26 @@ impl SeenSet {
 
     fn prune(&mut self, now: i64) {
         self.values.retain(|_, t| now - *t <= ENTITY_TTL_SECS);
+    }
+}
+
+/// Records `v` last seen at `t` in `values`, keeping at most `cap` values: the least recently
+/// seen (then the smallest) goes first. Shared by every capped set of seen values.
+pub fn insert_capped(values: &mut BTreeMap<String, i64>, v: &str, t: i64, cap: usize) {
+    match values.get_mut(v) {
+        Some(last) => *last = (*last).max(t),
+        None => {
+            values.insert(v.to_string(), t);
+            if values.len() > cap {
+                let oldest = values
+                    .iter()
+                    .min_by_key(|(k, t)| (**t, *k))
+                    .map(|(k, _)| k.clone());
+                if let Some(k) = oldest {
+                    values.remove(&k);
+                }
+            }
+        }
     }
 }
 
