@@ -72,6 +72,29 @@ pub(crate) fn build(spec: Spec) -> Result<Box<dyn Detector>, (String, String)> {
     }
 }
 
+/// Evidence about who called and from where, kept by every kind that aggregates activities:
+/// event names, source addresses, countries, user agents and sample request ids (each list
+/// capped).
+pub(super) fn caller_evidence(
+    ev: &mut serde_json::Map<String, serde_json::Value>,
+    a: &crate::activity::Activity,
+) {
+    use super::push_unique;
+    push_unique(ev, "event_names", &a.event_name, 10);
+    if let Some(ip) = a.source_ip {
+        push_unique(ev, "source_ips", &ip.to_string(), 10);
+    }
+    if let Some(c) = &a.country {
+        push_unique(ev, "countries", crate::geo::country_str(c), 10);
+    }
+    if let Some(ua) = &a.user_agent {
+        push_unique(ev, "user_agents", ua, 5);
+    }
+    if let Some(r) = &a.request_id {
+        push_unique(ev, "sample_request_ids", r, 5);
+    }
+}
+
 /// Deserializes the `[params]` table into a kind's parameter struct. Errors name the key
 /// path (`params.window`, `params.rules[2].name`), found from the position of the error in
 /// the table written out as TOML.

@@ -25,7 +25,7 @@ use serde_json::json;
 
 use crate::activity::{Activity, principal_name};
 use crate::detect::spec::Spec;
-use crate::detect::{Ctx, Detector, push_unique, render, thousands};
+use crate::detect::{Ctx, Detector, render, thousands};
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -260,19 +260,7 @@ impl Detector for RateBaseline {
         };
         let f = &mut open.finding;
         let ev = &mut f.evidence;
-        push_unique(ev, "event_names", &a.event_name, 10);
-        if let Some(ip) = a.source_ip {
-            push_unique(ev, "source_ips", &ip.to_string(), 10);
-        }
-        if let Some(c) = &a.country {
-            push_unique(ev, "countries", crate::geo::country_str(c), 10);
-        }
-        if let Some(ua) = &a.user_agent {
-            push_unique(ev, "user_agents", ua, 5);
-        }
-        if let Some(r) = &a.request_id {
-            push_unique(ev, "sample_request_ids", r, 5);
-        }
+        super::caller_evidence(ev, a);
         // The numbers and the text describe the peak window of the episode.
         let previous = ev.get("observed").and_then(|o| o.as_u64()).unwrap_or(0);
         if observed < previous {

@@ -220,16 +220,7 @@ fn vars(a: &Activity, outcome: String, count: String) -> Vec<(&'static str, Stri
 /// Evidence every kind keeps about the activities of a finding: addresses, countries, user
 /// agents, access keys, models and sample request ids (each list capped).
 pub(super) fn context_evidence(ev: &mut Map<String, Value>, a: &Activity) {
-    push_unique(ev, "event_names", &a.event_name, 10);
-    if let Some(ip) = a.source_ip {
-        push_unique(ev, "source_ips", &ip.to_string(), 10);
-    }
-    if let Some(c) = &a.country {
-        push_unique(ev, "countries", crate::geo::country_str(c), 10);
-    }
-    if let Some(ua) = &a.user_agent {
-        push_unique(ev, "user_agents", ua, 5);
-    }
+    super::caller_evidence(ev, a);
     if let Some(k) = &a.access_key_id {
         push_unique(ev, "access_key_ids", k, 5);
     }
@@ -238,9 +229,6 @@ pub(super) fn context_evidence(ev: &mut Map<String, Value>, a: &Activity) {
     }
     if let Some(m) = &a.model_id {
         push_unique(ev, "model_ids", m, 10);
-    }
-    if let Some(r) = &a.request_id {
-        push_unique(ev, "sample_request_ids", r, 5);
     }
 }
 
