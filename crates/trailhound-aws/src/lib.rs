@@ -3,6 +3,7 @@
 //! Lambda driver ([`lambda`]). The engine is `trailhound-core`; nothing here decides what a
 //! finding is, only where objects come from, where state lives and where findings go.
 
+pub mod deadline;
 pub mod dynamo;
 pub mod envelope;
 pub mod lambda;

@@ -75,15 +75,28 @@ pub struct Decoder {
 }
 
 impl Decoder {
+    /// The pipeline over these settings, bounded by the invocation's deadline when called
+    /// under [`crate::deadline::scope`].
     pub fn pipeline(&self) -> Pipeline<'_> {
         Pipeline {
             engine: &self.engine,
             geo: &self.geo,
-            limits: self.limits,
+            limits: self.bounded_limits(),
             since: self.since,
             until: self.until,
             newest_allowed: self.newest_allowed,
         }
+    }
+}
+
+impl Decoder {
+    /// [`Decoder::limits`] with the invocation's deadline (the earlier one when both are set).
+    pub fn bounded_limits(&self) -> Limits {
+        let mut limits = self.limits;
+        if let Some(stop) = crate::deadline::current() {
+            limits.deadline = Some(limits.deadline.map_or(stop, |d| d.min(stop)));
+        }
+        limits
     }
 }
 
@@ -130,12 +143,21 @@ fn hint(code: Option<&str>) -> &'static str {
         Some("SlowDown") | Some("ServiceUnavailable") => {
             "; S3 throttled the read after retries: the event will be retried"
         }
+        Some("PreconditionFailed") => {
+            "; the object was overwritten after the event named it (its ETag changed): the version the event announced is gone, so it is not applied under that identity; a new event for the new content follows"
+        }
         _ => "",
     }
 }
 
 /// Streams one object from S3 into the decoder. Zero-byte objects come back as skipped
 /// (`empty`) from the decoder without special casing here.
+///
+/// The read is conditioned on the ETag the event named (`If-Match`): the object is applied
+/// under the identity bucket/key/ETag, so content written later under the same key must
+/// not be applied under the old identity (S3 answers 412, and the object fails naming
+/// `s3://bucket/key`). A version id, when the event has one, already pins the content.
+/// Under a deadline the request and the body are cut off at [`crate::deadline::current`].
 pub async fn fetch_decode(
     client: &Client,
     decoder: &Decoder,
@@ -146,18 +168,31 @@ pub async fn fetch_decode(
     if let Some(v) = &target.version_id {
         req = req.version_id(v);
     }
-    let out = req.send().await.map_err(|e| ObjectError::Fetch {
-        object: object.clone(),
-        reason: format!("{}{}", DisplayErrorContext(&e), hint(e.code())),
-    })?;
-    let reader = Box::pin(out.body.into_async_read());
+    let version_is_etag = target.version_id.as_deref() != Some(object.version.as_str());
+    if !object.version.is_empty() && version_is_etag {
+        req = req.if_match(format!("\"{}\"", object.version));
+    }
+    let stop = crate::deadline::current();
+    let out = crate::deadline::bounded("S3 GetObject", req.send())
+        .await
+        .map_err(|_| ObjectError::OutOfTime {
+            object: object.clone(),
+            during: "fetching it (S3 GetObject)",
+        })?
+        .map_err(|e| ObjectError::Fetch {
+            object: object.clone(),
+            reason: format!("{}{}", DisplayErrorContext(&e), hint(e.code())),
+        })?;
+    let reader = crate::deadline::Until::new(Box::pin(out.body.into_async_read()), stop);
     let bridge = tokio_util::io::SyncIoBridge::new(reader);
     let stats = Arc::new(Mutex::new((0u64, None::<String>)));
     let counting = Counting {
         inner: bridge,
         stats: stats.clone(),
     };
-    let dec = decoder.clone();
+    let mut dec = decoder.clone();
+    // The blocking thread has no task-local deadline: carry it in the limits.
+    dec.limits = decoder.bounded_limits();
     let obj = object.clone();
     let joined = tokio::task::spawn_blocking(move || dec.pipeline().decode(&obj, counting)).await;
     let (bytes_in, transport) = stats.lock().expect("stats").clone();

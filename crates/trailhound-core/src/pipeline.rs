@@ -107,6 +107,18 @@ impl Pipeline<'_> {
         }
         let keys = self.engine.entity_keys(acts);
         for attempt in 1..=MAX_ATTEMPTS {
+            // Checked before every load and commit: a part (or a retry after a conflict)
+            // is not started past the deadline; the object fails and its event is retried
+            // (parts already committed are not applied again).
+            if self
+                .limits
+                .deadline
+                .is_some_and(|d| std::time::Instant::now() >= d)
+            {
+                anyhow::bail!(
+                    "{object}: the invocation ran out of time while applying it (attempt {attempt}); the event will be retried (raise the function's timeout if this repeats)"
+                );
+            }
             let snap = store.load(object, &keys).await?;
             if let Some(pending) = snap.applied {
                 return Ok(Outcome {

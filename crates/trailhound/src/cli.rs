@@ -87,6 +87,10 @@ pub struct ReplayArgs {
     /// Cap on inflated bytes per object (decompression bombs stop here), e.g. 512MB, 2GiB.
     #[arg(long, default_value = "2GiB", value_parser = parse_size)]
     pub max_object_bytes: u64,
+    /// Cap on the records one object may hold (its activities are held in memory until
+    /// applied); an object past it fails, counted as too-many-records.
+    #[arg(long, default_value_t = trailhound_core::record::DEFAULT_MAX_RECORDS)]
+    pub max_records: u64,
     /// Do not draw the progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -206,6 +210,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 Format::Jsonl => trailhound_core::alert::render::jsonl(&out.findings),
                 Format::Table => trailhound_core::alert::render::table(&out.findings),
             };
+                    max_records: args.max_records,
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(text.as_bytes())?;
             stdout.flush()?;

@@ -69,6 +69,7 @@ fn limits() -> Limits {
     Limits {
         max_object_bytes: 10 << 20,
         max_record_bytes: 64 << 10,
+        ..Limits::default()
     }
 }
 

@@ -301,6 +301,7 @@ fn short_adversarial_inputs_all_return() {
     let tiny = Limits {
         max_object_bytes: 1 << 20,
         max_record_bytes: 8,
+        ..Limits::default()
     };
     let mut returned = 0;
     for (n, input) in inputs.iter().enumerate() {

@@ -39,12 +39,21 @@ pub async fn handle<F: Fetch, S: Store, P: Publish>(
 
 /// Handles one invocation. For SQS the result is a partial batch response naming only the
 /// messages whose objects failed; for other sources any failure is an error (AWS retries
-/// the event; objects already applied are not applied twice).
+/// the event; objects already applied are not applied twice). Every SDK call, decode and
+/// commit of the invocation is bounded by `deadline` ([`crate::deadline`]).
 pub async fn handle_until<F: Fetch, S: Store, P: Publish>(
     deps: &Deps<F, S, P>,
     event: Value,
     deadline: Option<Instant>,
 ) -> anyhow::Result<Value> {
+) -> anyhow::Result<Value> {
+    crate::deadline::scope(deadline, handle_scoped(deps, event, deadline)).await
+}
+
+async fn handle_scoped<F: Fetch, S: Store, P: Publish>(
+    deps: &Deps<F, S, P>,
+    event: Value,
+    deadline: Option<Instant>,
     let started = Instant::now();
     let envelope = Envelope::from_value(event);
     let sqs = envelope.is_sqs();

@@ -14,7 +14,6 @@ use crate::s3;
 use crate::sink::SnsSink;
 use trailhound_core::detect::Engine;
 use trailhound_core::geo::Geo;
-use trailhound_core::record::Limits;
 
 /// JSON logs on stdout (CloudWatch), level from `RUST_LOG` (default info).
 fn init_logs() -> Result<(), ConfigError> {
@@ -129,7 +128,7 @@ pub async fn deps_from_config(
         decoder: s3::Decoder {
             engine: Arc::new(engine),
             geo: Arc::new(geo),
-            limits: Limits::default(),
+            limits: config.limits(),
             since: None,
             until: None,
             newest_allowed: None,
@@ -189,6 +188,8 @@ pub fn main() -> i32 {
                 .map_or_else(Instant::now, |left| Instant::now() + left);
             handle_until(deps, ev.payload, Some(deadline))
                 .await
+        max_records_per_object = config.max_records,
+        max_object_bytes = config.max_object_bytes,
                 .map_err(|e| -> lambda_runtime::Error { format!("{e:#}").into() })
         });
         match lambda_runtime::run(handler).await {

@@ -48,7 +48,33 @@ pub(crate) struct DecodeCtx<'a, 'g> {
     pub out: &'a mut Vec<Activity>,
     pub stats: Decoded,
     seen: u64,
+    /// [`Limits::max_records`] and [`Limits::deadline`].
+    max_records: u64,
+    deadline: Option<std::time::Instant>,
+    /// Why decoding must stop (checked after each record).
+    stop: Option<Stop>,
 }
+
+/// Why decoding stopped early: the object fails as a whole.
+#[derive(Debug, Clone, Copy)]
+enum Stop {
+    TooManyRecords(u64),
+    OutOfTime,
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Stop::TooManyRecords(cap) => write!(f, "more than {cap} records"),
+            Stop::OutOfTime => f.write_str("out of time"),
+        }
+    }
+}
+
+impl std::error::Error for Stop {}
+
+/// How often (in records) the deadline is read.
+const DEADLINE_EVERY: u64 = 1024;
 
 impl DecodeCtx<'_, '_> {
     pub(crate) fn bad(&mut self, why: BadRecord, detail: &str) {
@@ -66,6 +92,10 @@ impl DecodeCtx<'_, '_> {
     }
 
     pub(crate) fn push(&mut self, a: Activity) {
+        if self.stats.records >= self.max_records {
+            self.stop = Some(Stop::TooManyRecords(self.max_records));
+            return;
+        }
         self.stats.records += 1;
         self.stats.newest_event = Some(self.stats.newest_event.map_or(a.time, |t| t.max(a.time)));
         self.out.push(a);
@@ -89,6 +119,9 @@ pub fn decode_object<R: Read>(
         out,
         stats: Decoded::default(),
         seen: 0,
+        max_records: limits.max_records,
+        deadline: limits.deadline,
+        stop: None,
     };
     let result = run(&mut ctx, kind, raw, limits);
     match result {
@@ -108,7 +141,18 @@ fn run<R: Read>(
 ) -> Result<(), ObjectError> {
     let object = ctx.object;
     let io_err = |gzip: bool, e: std::io::Error| {
-        if let Some(cap) = inflate::is_cap(&e) {
+        if let Some(stop) = e.get_ref().and_then(|i| i.downcast_ref::<Stop>()) {
+            match *stop {
+                Stop::TooManyRecords(cap) => ObjectError::TooManyRecords {
+                    object: object.clone(),
+                    cap,
+                },
+                Stop::OutOfTime => ObjectError::OutOfTime {
+                    object: object.clone(),
+                    during: "decoding it",
+                },
+            }
+        } else if let Some(cap) = inflate::is_cap(&e) {
             ObjectError::TooLarge {
                 object: object.clone(),
                 cap,
@@ -155,14 +199,14 @@ fn run<R: Read>(
         Layout::Stream => loop {
             match s.stream_value().map_err(|e| io_err(gzip, e))? {
                 None => break,
-                Some(p) => record(ctx, p, resolved.0, Cut::Value),
+                Some(p) => record(ctx, p, resolved.0, Cut::Value).map_err(|e| io_err(gzip, e))?,
             }
         },
         Layout::Lines => loop {
             match s.line().map_err(|e| io_err(gzip, e))? {
                 None => break,
                 Some(Piece::Record(b)) if b.iter().all(u8::is_ascii_whitespace) => {}
-                Some(p) => record(ctx, p, resolved.0, Cut::Line),
+                Some(p) => record(ctx, p, resolved.0, Cut::Line).map_err(|e| io_err(gzip, e))?,
             }
         },
     }
@@ -239,7 +283,7 @@ fn elements<R: Read>(
     loop {
         match s.value()? {
             None => return Err(truncated()),
-            Some(p) => record(ctx, p, kind, Cut::Element),
+            Some(p) => record(ctx, p, kind, Cut::Element)?,
         }
         if s.expect(b',')? {
             continue;
@@ -271,8 +315,28 @@ enum Cut {
     Line,
 }
 
-/// One record's bytes: check, parse, validate, normalize, push.
-fn record(ctx: &mut DecodeCtx<'_, '_>, piece: Piece<'_>, kind: ObjectKind, cut: Cut) {
+/// One record's bytes: check, parse, validate, normalize, push. An error stops the object:
+/// past the record cap, or past the deadline.
+fn record(
+    ctx: &mut DecodeCtx<'_, '_>,
+    piece: Piece<'_>,
+    kind: ObjectKind,
+    cut: Cut,
+) -> std::io::Result<()> {
+    one_record(ctx, piece, kind, cut);
+    if ctx.stop.is_none()
+        && ctx.seen.is_multiple_of(DEADLINE_EVERY)
+        && ctx.deadline.is_some_and(|d| std::time::Instant::now() >= d)
+    {
+        ctx.stop = Some(Stop::OutOfTime);
+    }
+    match ctx.stop {
+        Some(stop) => Err(std::io::Error::other(stop)),
+        None => Ok(()),
+    }
+}
+
+fn one_record(ctx: &mut DecodeCtx<'_, '_>, piece: Piece<'_>, kind: ObjectKind, cut: Cut) {
     ctx.seen += 1;
     let too_deep = |ctx: &mut DecodeCtx<'_, '_>, n: u64| {
         ctx.bad(

@@ -118,6 +118,17 @@ pub enum ObjectError {
     Schema { object: ObjectRef, reason: String },
     #[error("{object}: could not fetch from S3: {reason}")]
     Fetch { object: ObjectRef, reason: String },
+    #[error(
+        "{object}: holds more than {cap} records, the cap per object (an object's activities are held in memory until applied); raise TRAILHOUND_MAX_RECORDS_PER_OBJECT (Lambda, with more memory) or --max-records (replay) if the object is genuine"
+    )]
+    TooManyRecords { object: ObjectRef, cap: u64 },
+    #[error(
+        "{object}: the invocation ran out of time while {during}; the event will be retried (raise the function's timeout if this repeats)"
+    )]
+    OutOfTime {
+        object: ObjectRef,
+        during: &'static str,
+    },
 }
 
 impl ObjectError {
@@ -130,6 +141,8 @@ impl ObjectError {
             ObjectError::NotJson { .. } => "not-json",
             ObjectError::Schema { .. } => "schema",
             ObjectError::Fetch { .. } => "fetch",
+            ObjectError::TooManyRecords { .. } => "too-many-records",
+            ObjectError::OutOfTime { .. } => "out-of-time",
         }
     }
 }
