@@ -46,6 +46,21 @@ pub enum Event<'a> {
     Finding { finding: &'a Finding },
     /// Findings a sink accepted.
     Published { sink: &'static str, count: u64 },
+    /// A sink refused one finding (too large, invalid, throttled, or the whole call failed):
+    /// it stays in the outbox and its object is retried; the others are not held back.
+    /// `reason` is the sink's error code and message, never the finding's content.
+    Rejected {
+        sink: &'static str,
+        finding: &'a str,
+        reason: &'a str,
+    },
+    /// An outbox entry not published because a newer version of the same finding was
+    /// already sent (its sequence number is below the newest published one).
+    Superseded {
+        finding: &'a str,
+        seq: u64,
+        newest: u64,
+    },
 }
 
 /// Counters for a run (replay) or an invocation (Lambda), fed only by [`Stats::emit`].
@@ -74,6 +89,10 @@ pub struct Stats {
     pub findings: BTreeMap<(String, String), u64>,
     /// Findings accepted by sinks, by sink.
     pub published: BTreeMap<&'static str, u64>,
+    /// Findings a sink refused (kept in the outbox, retried), by sink.
+    pub rejected: BTreeMap<&'static str, u64>,
+    /// Stale outbox versions dropped because a newer version was already sent.
+    pub superseded: u64,
     pub bytes_in: u64,
     pub bytes_inflated: u64,
     pub newest_event: Option<i64>,
@@ -130,6 +149,34 @@ impl Stats {
             Event::Published { sink, count } => {
                 tracing::info!(sink, count, "findings published");
                 *self.published.entry(sink).or_default() += count;
+            }
+            Event::Rejected {
+                sink,
+                finding,
+                reason,
+            } => {
+                // The reason is the sink's error, cut short; never the message body.
+                let reason: String = reason.chars().take(300).collect();
+                tracing::error!(
+                    sink,
+                    finding,
+                    reason = %reason,
+                    "a sink refused a finding; it stays in the outbox and its object will be retried"
+                );
+                *self.rejected.entry(sink).or_default() += 1;
+            }
+            Event::Superseded {
+                finding,
+                seq,
+                newest,
+            } => {
+                tracing::info!(
+                    finding,
+                    seq,
+                    newest,
+                    "a newer version of the finding was already published; the stale one is dropped"
+                );
+                self.superseded += 1;
             }
         }
     }

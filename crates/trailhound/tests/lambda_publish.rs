@@ -41,7 +41,7 @@ impl Intercept for FailAfter {
 
 async fn with_sink(env: &Env, sns: aws_sdk_sns::Client) -> AwsDeps {
     let mut d = env.deps(0, 1.0).await;
-    d.sink = SnsSink::new(sns, &env.topic_arn);
+    d.sink.sns = SnsSink::new(sns, &env.topic_arn);
     d
 }
 

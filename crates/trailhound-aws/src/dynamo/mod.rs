@@ -39,6 +39,7 @@ use trailhound_core::state::store::{Commit, Snapshot, Store};
 use trailhound_core::state::{EntityState, principal_entity};
 
 mod item;
+mod outbox;
 
 pub use item::{entity_item, entity_pk, item_size, object_pk, pack, unpack};
 use item::{get_n, key, n, now};
@@ -422,7 +423,8 @@ impl Store for DynamoStore {
             };
             items.push(item);
         }
-        let obj_item = self.object_item(object, findings, at);
+        let mut obj_item = self.object_item(object, findings, at);
+        outbox::with_seq(&mut obj_item, base, findings);
         bytes += item_size(&obj_item);
         let p = Put::builder()
             .table_name(&self.table)
@@ -498,6 +500,30 @@ impl Store for DynamoStore {
             }
         }
         Ok(())
+    }
+
+    async fn outbox(
+        &self,
+        object: &ObjectRef,
+    ) -> anyhow::Result<HashMap<String, trailhound_core::state::store::OutboxEntry>> {
+        self.outbox_entries(object).await
+    }
+
+    async fn mark_accepted(
+        &self,
+        object: &ObjectRef,
+        sink: &str,
+        ids: &[String],
+    ) -> anyhow::Result<()> {
+        self.add_accepted(object, sink, ids).await
+    }
+
+    async fn published_versions(&self, ids: &[String]) -> anyhow::Result<HashMap<String, u64>> {
+        self.published_seqs(ids).await
+    }
+
+    async fn record_published(&self, versions: &[(String, u64)]) -> anyhow::Result<()> {
+        self.raise_published(versions).await
     }
 
     /// Exponential backoff (10 ms doubling to 1.28 s) with full random jitter, so

@@ -31,6 +31,102 @@ pub struct Config {
     pub learning_days: u32,
     /// `AWS_LAMBDA_FUNCTION_NAME`: the metrics dimension.
     pub function_name: String,
+    /// `TRAILHOUND_SECURITYHUB`, `TRAILHOUND_EVENT_BUS`, `TRAILHOUND_SNS_FORMAT`: see
+    /// [`SinkConfig`].
+    pub sinks: SinkConfig,
+}
+
+/// Where findings go besides the SNS topic, and the shape of SNS messages.
+///
+/// `TRAILHOUND_TOPIC_ARN` stays required: SNS is the alert channel people subscribe to
+/// (email, chat, queues), and the other sinks are for aggregation and routing on top of it.
+/// Each sink has the same exactly-once semantics as SNS: a finding leaves the outbox only
+/// when every configured sink accepted it, and a retry does not resend it to a sink that
+/// already did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SinkConfig {
+    /// `TRAILHOUND_SECURITYHUB` (`true` / `false`, default `false`): import findings into
+    /// AWS Security Hub (`BatchImportFindings`, ASFF) under the account's default product,
+    /// `arn:aws:securityhub:REGION:ACCOUNT:product/ACCOUNT/default`, in the topic's account
+    /// and region. Security Hub must be enabled there; the role needs
+    /// `securityhub:BatchImportFindings` on that product ARN.
+    pub securityhub: bool,
+    /// `TRAILHOUND_EVENT_BUS` (a bus name or ARN, optional): put each finding on this
+    /// EventBridge bus (`PutEvents`, source `trailhound`, detail-type `Trailhound Finding`,
+    /// detail = the finding JSON), to route findings with EventBridge rules. The role needs
+    /// `events:PutEvents` on the bus.
+    pub event_bus: Option<String>,
+    /// `TRAILHOUND_SNS_FORMAT` (`default` | `chatbot`, default `default`): `chatbot` makes
+    /// the SNS `default` message the custom notification of Amazon Q Developer in chat
+    /// applications (AWS Chatbot), for a topic mapped to a Slack or Teams channel; SQS and
+    /// Lambda subscribers still receive the finding JSON, email subscribers the text.
+    pub sns_format: crate::sink::SnsFormat,
+}
+
+impl SinkConfig {
+    /// Reads the sink settings through `get` (tests pass a map).
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<SinkConfig, ConfigError> {
+        let val = |k: &str| {
+            get(k)
+                .map(|v| v.trim().to_string())
+                .filter(|v| !v.is_empty())
+        };
+        const HUB: &str = "TRAILHOUND_SECURITYHUB";
+        let securityhub = match val(HUB).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("false") => false,
+            Some("true") => true,
+            Some(_) => {
+                return Err(err(
+                    HUB,
+                    format!(
+                        "`{}` is not `true` or `false`",
+                        val(HUB).unwrap_or_default()
+                    ),
+                ));
+            }
+        };
+        const BUS: &str = "TRAILHOUND_EVENT_BUS";
+        let event_bus = match val(BUS) {
+            None => None,
+            Some(v) => {
+                let name = v.rsplit('/').next().unwrap_or("");
+                let arn_ok = !v.starts_with("arn:")
+                    || (v.split(':').nth(2) == Some("events") && v.contains(":event-bus/"));
+                let name_ok = (1..=256).contains(&name.len())
+                    && name
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._-/".contains(&b));
+                if !arn_ok || !name_ok {
+                    return Err(err(
+                        BUS,
+                        format!(
+                            "`{v}` is not an EventBridge bus name (A-Z a-z 0-9 . _ -) or ARN (arn:aws:events:REGION:ACCOUNT:event-bus/NAME)"
+                        ),
+                    ));
+                }
+                Some(v)
+            }
+        };
+        const FORMAT: &str = "TRAILHOUND_SNS_FORMAT";
+        let sns_format = match val(FORMAT).map(|v| v.to_ascii_lowercase()).as_deref() {
+            None | Some("default") => crate::sink::SnsFormat::Default,
+            Some("chatbot") => crate::sink::SnsFormat::Chatbot,
+            Some(_) => {
+                return Err(err(
+                    FORMAT,
+                    format!(
+                        "`{}` is not `default` or `chatbot`",
+                        val(FORMAT).unwrap_or_default()
+                    ),
+                ));
+            }
+        };
+        Ok(SinkConfig {
+            securityhub,
+            event_bus,
+            sns_format,
+        })
+    }
 }
 
 /// An invalid setting: the variable and what is wrong, with what to do.
@@ -186,7 +282,10 @@ impl Config {
             },
         };
 
+        let sinks = SinkConfig::from_lookup(&get)?;
+
         Ok(Config {
+            sinks,
             topic_arn,
             table,
             detectors,
@@ -239,6 +338,42 @@ mod tests {
         assert_eq!(c.min_severity, 7.5);
         assert_eq!(c.learning_days, 0);
         assert_eq!(c.detectors, Detectors::S3("s3://cfg/detectors/".into()));
+    }
+
+    #[test]
+    fn sinks_are_off_unless_configured() {
+        let c = cfg(&BASE).unwrap();
+        assert_eq!(c.sinks, SinkConfig::default());
+        assert_eq!(c.sinks.sns_format, crate::sink::SnsFormat::Default);
+        let c = cfg(&[
+            BASE[0],
+            BASE[1],
+            ("TRAILHOUND_SECURITYHUB", "TRUE"),
+            (
+                "TRAILHOUND_EVENT_BUS",
+                "arn:aws:events:us-east-1:111122223333:event-bus/sec",
+            ),
+            ("TRAILHOUND_SNS_FORMAT", "chatbot"),
+        ])
+        .unwrap();
+        assert!(c.sinks.securityhub);
+        assert_eq!(
+            c.sinks.event_bus.as_deref(),
+            Some("arn:aws:events:us-east-1:111122223333:event-bus/sec")
+        );
+        assert_eq!(c.sinks.sns_format, crate::sink::SnsFormat::Chatbot);
+        for (k, v) in [
+            ("TRAILHOUND_SECURITYHUB", "yes"),
+            ("TRAILHOUND_EVENT_BUS", "bad bus"),
+            (
+                "TRAILHOUND_EVENT_BUS",
+                "arn:aws:sns:us-east-1:111122223333:topic",
+            ),
+            ("TRAILHOUND_SNS_FORMAT", "slack"),
+        ] {
+            let e = cfg(&[BASE[0], BASE[1], (k, v)]).unwrap_err();
+            assert_eq!(e.var, k, "{v}");
+        }
     }
 
     #[test]

@@ -26,9 +26,10 @@ pub struct Invocation {
 }
 
 impl Invocation {
-    /// Findings accepted by every sink.
+    /// Findings SNS accepted (every configured sink gets the same findings; the per-sink
+    /// counts are in the stats).
     pub fn published(&self) -> u64 {
-        self.stats.published.values().sum()
+        self.stats.published.get("sns").copied().unwrap_or(0)
     }
 
     pub fn metrics(&self) -> Vec<Metric> {
@@ -54,6 +55,8 @@ impl Invocation {
             m("UnrecognizedMessages", "Count", s.unrecognized),
             m("Findings", "Count", s.findings_total()),
             m("PublishedFindings", "Count", self.published()),
+            m("RejectedFindings", "Count", s.rejected.values().sum()),
+            m("SupersededFindings", "Count", s.superseded),
             m("BytesRead", "Bytes", s.bytes_in),
             Metric {
                 name: "DurationMs",

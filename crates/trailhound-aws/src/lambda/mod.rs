@@ -9,6 +9,7 @@ pub mod config;
 mod deps;
 pub mod metrics;
 pub mod object;
+mod publish;
 mod runtime;
 
 use std::time::{Duration, Instant};

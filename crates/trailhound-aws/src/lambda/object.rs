@@ -1,6 +1,6 @@
 //! One object through the Lambda path: fetch and decode (streaming), apply through the
-//! DynamoDB store in parts of bounded size, publish what the object raised or updated, and
-//! mark it published once SNS accepted it.
+//! DynamoDB store in parts of bounded size, publish what the object raised or updated to
+//! every configured sink, and mark it published once every sink accepted it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
@@ -180,19 +180,13 @@ pub async fn process<F: Fetch, S: Store, P: Publish>(
             .iter()
             .filter(|f| applied.duplicate || deps.publishes(f))
             .collect();
-        match publish_findings(deps, &part, &publish).await {
+        match super::publish::publish_findings(deps, &part, &publish, inv).await {
             Ok(k) => published += k,
             Err((k, e)) => {
                 published += k;
                 errors.push(e);
             }
         }
-    }
-    if published > 0 {
-        inv.stats.emit(Event::Published {
-            sink: "sns",
-            count: published as u64,
-        });
     }
     tracing::info!(
         object = %object,
@@ -214,58 +208,6 @@ pub async fn process<F: Fetch, S: Store, P: Publish>(
             error: &why,
         });
         Err(Failed(why))
-    }
-}
-
-/// Publishes in batches; each batch SNS accepted is marked published at once, so a retry
-/// sends only the rest. Stops at the first batch SNS refused whole. Returns the number
-/// accepted, or that number and the error.
-async fn publish_findings<F: Fetch, S: Store, P: Publish>(
-    deps: &Deps<F, S, P>,
-    object: &ObjectRef,
-    findings: &[&Finding],
-) -> Result<usize, (usize, String)> {
-    let messages = findings
-        .iter()
-        .map(|f| crate::sink::sns::message(f))
-        .collect();
-    let mut accepted = 0;
-    let mut refused = Vec::new();
-    for batch in crate::sink::sns::batches(messages) {
-        let outcome = match deps.sink.publish_batch(batch).await {
-            Ok(o) => o,
-            Err(e) => return Err((accepted, format!("{e:#}"))),
-        };
-        if !outcome.accepted.is_empty() {
-            deps.store
-                .mark_published(object, &outcome.accepted)
-                .await
-                .map_err(|e| {
-                    (
-                        accepted,
-                        format!("SNS accepted {} findings but recording that failed (they may be sent again): {e:#}", outcome.accepted.len()),
-                    )
-                })?;
-            accepted += outcome.accepted.len();
-        }
-        refused.extend(
-            outcome
-                .failed
-                .into_iter()
-                .map(|(id, why)| format!("{id} ({why})")),
-        );
-    }
-    if refused.is_empty() {
-        Ok(accepted)
-    } else {
-        Err((
-            accepted,
-            format!(
-                "SNS refused {} findings: {}",
-                refused.len(),
-                refused.join(", ")
-            ),
-        ))
     }
 }
 

@@ -11,7 +11,7 @@ use super::config::{Config, ConfigError, Detectors};
 use super::{AwsDeps, Deps, handle_until};
 use crate::dynamo::DynamoStore;
 use crate::s3;
-use crate::sink::SnsSink;
+use crate::sink::{EventBridgeSink, SecurityHubSink, Sinks, SnsSink};
 use trailhound_core::detect::Engine;
 use trailhound_core::geo::Geo;
 
@@ -82,6 +82,45 @@ async fn detectors_from_s3(
     Ok(files)
 }
 
+/// The sinks of the configuration: SNS, and Security Hub and EventBridge when enabled.
+/// Security Hub imports into the account and region of the topic (the function's own).
+pub fn sinks(config: &Config, aws: &aws_config::SdkConfig) -> Sinks {
+    let retry = || aws_config::retry::RetryConfig::standard().with_max_attempts(5);
+    let sns = aws_sdk_sns::Client::from_conf(
+        aws_sdk_sns::config::Builder::from(aws)
+            .retry_config(retry())
+            .build(),
+    );
+    let arn: Vec<&str> = config.topic_arn.split(':').collect();
+    let securityhub = config.sinks.securityhub.then(|| {
+        SecurityHubSink::new(
+            aws_sdk_securityhub::Client::from_conf(
+                aws_sdk_securityhub::config::Builder::from(aws)
+                    .retry_config(retry())
+                    .build(),
+            ),
+            arn.get(4).map(|s| s.to_string()),
+            arn.get(3).map(|s| s.to_string()),
+        )
+    });
+    let eventbridge = config.sinks.event_bus.as_ref().map(|bus| {
+        EventBridgeSink::new(
+            aws_sdk_eventbridge::Client::from_conf(
+                aws_sdk_eventbridge::config::Builder::from(aws)
+                    .retry_config(retry())
+                    .build(),
+            ),
+            bus,
+        )
+    });
+    Sinks {
+        sns: SnsSink::new(sns, &config.topic_arn),
+        format: config.sinks.sns_format,
+        securityhub,
+        eventbridge,
+    }
+}
+
 /// Builds the handler's dependencies from the configuration; an error names the variable.
 pub async fn deps_from_config(
     config: &Config,
@@ -116,15 +155,10 @@ pub async fn deps_from_config(
         }
     };
     let dynamo = aws_sdk_dynamodb::Client::new(aws);
-    let sns = aws_sdk_sns::Client::from_conf(
-        aws_sdk_sns::config::Builder::from(aws)
-            .retry_config(aws_config::retry::RetryConfig::standard().with_max_attempts(5))
-            .build(),
-    );
     Ok(Deps {
         fetch: s3_client,
         store: DynamoStore::new(dynamo, &config.table),
-        sink: SnsSink::new(sns, &config.topic_arn),
+        sink: sinks(config, aws),
         decoder: s3::Decoder {
             engine: Arc::new(engine),
             geo: Arc::new(geo),
@@ -147,10 +181,15 @@ async fn cold_start() -> Result<AwsDeps, ConfigError> {
     tracing::info!(
         table = %config.table,
         topic = %config.topic_arn,
+        securityhub = config.sinks.securityhub,
+        event_bus = config.sinks.event_bus.as_deref().unwrap_or("-"),
+        sns_format = ?config.sinks.sns_format,
         detectors = deps.decoder.engine.specs().count(),
         geo = deps.decoder.geo.is_loaded(),
         min_severity = config.min_severity,
         learning_days = config.learning_days,
+        max_records_per_object = config.max_records,
+        max_object_bytes = config.max_object_bytes,
         "cold start done"
     );
     Ok(deps)
@@ -188,8 +227,6 @@ pub fn main() -> i32 {
                 .map_or_else(Instant::now, |left| Instant::now() + left);
             handle_until(deps, ev.payload, Some(deadline))
                 .await
-        max_records_per_object = config.max_records,
-        max_object_bytes = config.max_object_bytes,
                 .map_err(|e| -> lambda_runtime::Error { format!("{e:#}").into() })
         });
         match lambda_runtime::run(handler).await {

@@ -3,6 +3,17 @@
 //! a subject under 100 characters (`[High] invoke-spike: ` and the detector file's `subject`
 //! template as rendered into the finding), and the attributes subscriptions filter on:
 //! `severity` (Number), `severity_label`, `detector`, `account`.
+//!
+//! With [`SnsFormat::Chatbot`] the `default` message is the custom notification of Amazon Q
+//! Developer in chat applications ([`super::chatbot`]), which its HTTPS subscription reads,
+//! and the finding JSON goes to the `sqs` and `lambda` keys, so queue and function
+//! subscribers still receive findings.
+//!
+//! Size: SNS counts the final message (the JSON-in-JSON body after escaping, which grows
+//! with every quote in the finding), the subject and the attributes against 256 KiB. The
+//! body is measured as sent, and when it is over, the finding's evidence is shortened
+//! ([`super::fit`]) until it fits. The email text is bounded ([`MAX_EMAIL`]); attribute
+//! values are cleaned of control characters and bounded ([`MAX_ATTRIBUTE`]).
 
 use std::collections::HashMap;
 
@@ -12,9 +23,28 @@ use aws_sdk_sns::types::{MessageAttributeValue, PublishBatchRequestEntry};
 
 use trailhound_core::alert::{Finding, render};
 
+use super::fit::{bound, clean, fit};
+
 /// SNS limits: entries per `PublishBatch`, bytes per message and per batch.
 pub const MAX_BATCH: usize = 10;
 pub const MAX_BYTES: usize = 256 * 1024;
+/// The email text's bound (bytes).
+pub const MAX_EMAIL: usize = 32 * 1024;
+/// An attribute value's bound (bytes).
+pub const MAX_ATTRIBUTE: usize = 256;
+/// Room kept under [`MAX_BYTES`] for SNS's own accounting.
+const SLACK: usize = 512;
+
+/// The shape of SNS messages (`TRAILHOUND_SNS_FORMAT`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum SnsFormat {
+    /// `default`: the finding JSON; `email`: readable text.
+    #[default]
+    Default,
+    /// `default`: the Amazon Q Developer in chat applications custom notification;
+    /// `sqs` and `lambda`: the finding JSON; `email`: readable text.
+    Chatbot,
+}
 
 /// What SNS did with one batch.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -46,44 +76,86 @@ fn attr(data_type: &str, v: &str) -> MessageAttributeValue {
         .expect("data type is set")
 }
 
-/// The `MessageStructure=json` body: `default` is the finding JSON (what SQS, Lambda, HTTP
-/// and `email-json` subscribers get), `email` the readable text.
-pub fn body(f: &Finding) -> String {
-    let json = serde_json::to_string(f).expect("a finding always serializes");
-    let mut email = render::email(f);
-    // Keep the whole message under SNS's limit: drop the text's evidence first.
-    if json.len() + email.len() + 1024 > MAX_BYTES {
-        email = format!(
-            "{}\n\n{}\n\nSeverity {} ({:.1}), detector {}, principal {}, finding id {}.\nThe evidence is too large for email: subscribe with email-json or SQS for the full finding.\n",
-            f.title, f.description, f.severity_label, f.severity, f.detector, f.principal, f.id
-        );
+/// The readable email text, at most [`MAX_EMAIL`] bytes: the full text, or without the
+/// evidence when that is too long.
+pub fn email_text(f: &Finding) -> String {
+    let full = render::email(f);
+    if full.len() <= MAX_EMAIL {
+        return full;
     }
-    serde_json::json!({ "default": json, "email": email }).to_string()
+    let short = format!(
+        "{}\n\n{}\n\nSeverity {} ({:.1}), detector {}, principal {}, finding id {}.\nThe evidence is too large for email: subscribe with email-json or SQS for the full finding.\n",
+        f.title, f.description, f.severity_label, f.severity, f.detector, f.principal, f.id
+    );
+    bound(&short, MAX_EMAIL, "\n[cut]\n")
 }
 
-/// The message for one finding.
-pub fn message(f: &Finding) -> Message {
-    let subject = render::subject(f);
-    let mut attrs = HashMap::new();
-    let mut bytes = 0;
-    let mut put = |name: &str, ty: &str, v: &str| {
-        if !v.is_empty() {
-            bytes += name.len() + ty.len() + v.len();
-            attrs.insert(name.to_string(), attr(ty, v));
+/// The `MessageStructure=json` body in the default format.
+pub fn body(f: &Finding) -> String {
+    body_as(f, SnsFormat::Default)
+}
+
+/// The `MessageStructure=json` body.
+pub fn body_as(f: &Finding, format: SnsFormat) -> String {
+    let json = serde_json::to_string(f).expect("a finding always serializes");
+    let email = email_text(f);
+    match format {
+        SnsFormat::Default => serde_json::json!({ "default": json, "email": email }),
+        SnsFormat::Chatbot => {
+            let chat = super::chatbot::notification(f).to_string();
+            serde_json::json!({ "default": chat, "sqs": json, "lambda": json, "email": email })
         }
-    };
-    put("severity", "Number", &format!("{}", f.severity));
-    put("severity_label", "String", &f.severity_label);
-    put("detector", "String", &f.detector);
-    put("account", "String", &f.account);
-    let text = body(f);
-    bytes += text.len() + subject.len();
+    }
+    .to_string()
+}
+
+/// The attributes subscriptions filter on: cleaned, bounded, empty ones left out.
+fn attributes(f: &Finding) -> Vec<(&'static str, &'static str, String)> {
+    let mut out = Vec::new();
+    if f.severity.is_finite() {
+        out.push(("severity", "Number", format!("{}", f.severity)));
+    }
+    for (name, v) in [
+        ("severity_label", &f.severity_label),
+        ("detector", &f.detector),
+        ("account", &f.account),
+    ] {
+        let v = clean(v, MAX_ATTRIBUTE);
+        if !v.trim().is_empty() {
+            out.push((name, "String", v));
+        }
+    }
+    out
+}
+
+/// The message for one finding in the default format.
+pub fn message(f: &Finding) -> Message {
+    message_as(f, SnsFormat::Default)
+}
+
+/// The message for one finding: measured as SNS counts it, and fitted under [`MAX_BYTES`].
+pub fn message_as(f: &Finding, format: SnsFormat) -> Message {
+    let subject = render::subject(f);
+    let attrs = attributes(f);
+    let fixed = subject.len()
+        + attrs
+            .iter()
+            .map(|(n, t, v)| n.len() + t.len() + v.len())
+            .sum::<usize>();
+    let budget = MAX_BYTES - SLACK - fixed;
+    let fitted = fit(f, budget, |g| body_as(g, format).len());
+    let text = body_as(&fitted, format);
+    let bytes = fixed + text.len();
+    let map: HashMap<String, MessageAttributeValue> = attrs
+        .iter()
+        .map(|(n, t, v)| (n.to_string(), attr(t, v)))
+        .collect();
     let entry = PublishBatchRequestEntry::builder()
         .id(&f.id)
         .message(text)
         .message_structure("json")
         .subject(subject)
-        .set_message_attributes(Some(attrs))
+        .set_message_attributes(Some(map))
         .build()
         .expect("id and message are set");
     Message {
@@ -172,10 +244,10 @@ impl SnsSink {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
-    fn finding(id: &str, evidence_bytes: usize) -> Finding {
+    pub(crate) fn finding(id: &str, evidence_bytes: usize) -> Finding {
         let mut evidence = serde_json::Map::new();
         evidence.insert("blob".into(), serde_json::json!("x".repeat(evidence_bytes)));
         evidence.insert("ratio".into(), serde_json::json!(41.0));
@@ -271,5 +343,81 @@ mod tests {
         // A finding too large for JSON plus text keeps the JSON whole and shortens the text.
         let huge = message(&finding("f", 150_000));
         assert!(huge.bytes < MAX_BYTES, "{}", huge.bytes);
+    }
+
+    /// The size SNS counts: the serialized body after escaping, subject and attributes.
+    fn wire_size(m: &Message) -> usize {
+        m.entry.message().len()
+            + m.entry.subject().map_or(0, str::len)
+            + m.entry.message_attributes().map_or(0, |a| {
+                a.iter()
+                    .map(|(k, v)| {
+                        k.len() + v.data_type().len() + v.string_value().map_or(0, str::len)
+                    })
+                    .sum()
+            })
+    }
+
+    #[test]
+    fn the_final_message_fits_however_much_escaping_grows_it() {
+        // 200 KB of quotes and control characters: each escapes to 2 (`\"`) or 6 (`\u0007`)
+        // bytes in the finding JSON, and again inside the JSON-in-JSON body.
+        for evidence in [
+            "\"".repeat(200_000),
+            "\u{7}".repeat(100_000),
+            "é".repeat(200_000),
+        ] {
+            for format in [SnsFormat::Default, SnsFormat::Chatbot] {
+                let mut f = finding("0123456789abcdef0123456789abcdef", 10);
+                f.evidence.insert("q".into(), serde_json::json!(evidence));
+                let m = message_as(&f, format);
+                assert_eq!(m.bytes, wire_size(&m));
+                assert!(m.bytes <= MAX_BYTES, "{format:?}: {}", m.bytes);
+                let body: serde_json::Value = serde_json::from_str(m.entry.message()).unwrap();
+                let key = if format == SnsFormat::Chatbot {
+                    "sqs"
+                } else {
+                    "default"
+                };
+                let back: Finding = serde_json::from_str(body[key].as_str().unwrap()).unwrap();
+                assert_eq!(back.evidence["truncated"], true);
+                assert_eq!((back.id.as_str(), back.count), (f.id.as_str(), f.count));
+                assert!(body["email"].as_str().unwrap().len() <= MAX_EMAIL);
+            }
+        }
+    }
+
+    #[test]
+    fn the_chatbot_shape_keeps_the_finding_for_queues() {
+        let f = finding("0123456789abcdef0123456789abcdef", 10);
+        let m = message_as(&f, SnsFormat::Chatbot);
+        let body: serde_json::Value = serde_json::from_str(m.entry.message()).unwrap();
+        let chat: serde_json::Value =
+            serde_json::from_str(body["default"].as_str().unwrap()).unwrap();
+        assert_eq!(
+            (chat["version"].as_str(), chat["source"].as_str()),
+            (Some("1.0"), Some("custom"))
+        );
+        for k in ["sqs", "lambda"] {
+            let back: Finding = serde_json::from_str(body[k].as_str().unwrap()).unwrap();
+            assert_eq!(back, f);
+        }
+    }
+
+    #[test]
+    fn attributes_are_cleaned_bounded_and_empty_ones_left_out() {
+        let mut f = finding("0123456789abcdef0123456789abcdef", 10);
+        f.detector = format!("evil\n\u{0}{}", "d".repeat(1000));
+        f.account = " \t ".into();
+        f.severity = f64::NAN;
+        let m = message(&f);
+        let a = m.entry.message_attributes().unwrap();
+        let d = a["detector"].string_value().unwrap();
+        assert!(d.starts_with("evil  d") && d.len() == MAX_ATTRIBUTE, "{d}");
+        assert!(!a.contains_key("account"));
+        assert!(!a.contains_key("severity"));
+        // The email text is bounded however long the finding's text is.
+        f.description = "x".repeat(100_000);
+        assert!(email_text(&f).len() <= MAX_EMAIL);
     }
 }

@@ -7,17 +7,25 @@
 //! - `commit` writes all entities and marks the object applied, atomically, only if no entity
 //!   changed since `load` (optimistic concurrency) and the object is not yet applied; else it
 //!   returns [`Commit::Conflict`] and the caller loads and applies again.
-//! - `mark_published` records that findings were accepted by the sink, so a retry of the
+//! - `mark_published` records that findings were accepted by every sink, so a retry of the
 //!   object publishes only what is still pending.
+//! - The outbox entry of a finding version carries a sequence number, assigned by `commit`:
+//!   the new version of the principal entity that holds the finding. Every commit that
+//!   changes a finding writes that entity, and optimistic concurrency orders those writes,
+//!   so the number grows with each version of a finding id. `outbox` returns the numbers and
+//!   the sinks that already accepted each entry (`mark_accepted`), so a retry sends a
+//!   finding only to the sinks still missing it; `record_published` / `published_versions`
+//!   keep the newest sequence number sent per finding id, so a stale version left in one
+//!   object's outbox is never sent after a newer one.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use std::sync::Mutex;
 
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::{ENTITY_TTL_SECS, EntityState};
+use super::{ENTITY_TTL_SECS, EntityState, principal_entity};
 use crate::finding::Finding;
 use crate::ingest::ObjectRef;
 
@@ -28,6 +36,24 @@ pub struct Snapshot {
     pub versions: HashMap<String, u64>,
     /// Set when the object was applied before: its findings not yet published.
     pub applied: Option<Vec<Finding>>,
+}
+
+/// One finding version in an object's outbox: its sequence number (0 when the store does
+/// not keep them) and the sinks that accepted it already.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OutboxEntry {
+    pub seq: u64,
+    pub accepted: BTreeSet<String>,
+}
+
+/// The sequence number `commit` gives a finding version: the principal entity's version
+/// after the commit.
+pub fn outbox_seq(base: &Snapshot, f: &Finding) -> u64 {
+    base.versions
+        .get(&principal_entity(&f.principal_key))
+        .copied()
+        .unwrap_or(0)
+        + 1
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -49,6 +75,35 @@ pub trait Store: Sync {
     ) -> anyhow::Result<Commit>;
     async fn mark_published(&self, object: &ObjectRef, ids: &[String]) -> anyhow::Result<()>;
 
+    /// The object's outbox entries by finding id (absent: no sequence kept, no sink yet).
+    async fn outbox(&self, object: &ObjectRef) -> anyhow::Result<HashMap<String, OutboxEntry>> {
+        let _ = object;
+        Ok(HashMap::new())
+    }
+
+    /// Records that `sink` accepted these findings of the object's outbox.
+    async fn mark_accepted(
+        &self,
+        object: &ObjectRef,
+        sink: &str,
+        ids: &[String],
+    ) -> anyhow::Result<()> {
+        let _ = (object, sink, ids);
+        Ok(())
+    }
+
+    /// The newest sequence number published per finding id (ids never published: absent).
+    async fn published_versions(&self, ids: &[String]) -> anyhow::Result<HashMap<String, u64>> {
+        let _ = ids;
+        Ok(HashMap::new())
+    }
+
+    /// Raises the newest published sequence number of each finding id (never lowers it).
+    async fn record_published(&self, versions: &[(String, u64)]) -> anyhow::Result<()> {
+        let _ = versions;
+        Ok(())
+    }
+
     /// Waits before attempt `attempt + 1` after a [`Commit::Conflict`]. Stores shared by
     /// concurrent writers back off (with random jitter, so contenders do not retry in
     /// lockstep); the memory store has no other writer to wait for.
@@ -62,6 +117,9 @@ struct Inner {
     entities: BTreeMap<String, Versioned>,
     /// AppliedObject objects by identity: the newest event time seen in them, findings pending.
     objects: BTreeMap<String, AppliedObject>,
+    /// The newest sequence number published per finding id.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    published: BTreeMap<String, u64>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -75,6 +133,12 @@ struct AppliedObject {
     last_seen: i64,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pending: Vec<Finding>,
+    /// Sequence number of each pending finding version.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    seq: BTreeMap<String, u64>,
+    /// Sinks that accepted each pending finding.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    accepted: BTreeMap<String, BTreeSet<String>>,
 }
 
 /// In-memory store for replay and tests, saved to and loaded from a JSON file.
@@ -206,6 +270,11 @@ impl Store for MemoryStore {
             AppliedObject {
                 last_seen,
                 pending: findings.to_vec(),
+                seq: findings
+                    .iter()
+                    .map(|f| (f.id.clone(), outbox_seq(base, f)))
+                    .collect(),
+                accepted: BTreeMap::new(),
             },
         );
         Ok(Commit::Done)
@@ -215,6 +284,62 @@ impl Store for MemoryStore {
         let mut inner = self.inner.lock().expect("store lock");
         if let Some(a) = inner.objects.get_mut(&object.identity()) {
             a.pending.retain(|f| !ids.contains(&f.id));
+            for id in ids {
+                a.seq.remove(id);
+                a.accepted.remove(id);
+            }
+        }
+        Ok(())
+    }
+
+    async fn outbox(&self, object: &ObjectRef) -> anyhow::Result<HashMap<String, OutboxEntry>> {
+        let inner = self.inner.lock().expect("store lock");
+        let Some(a) = inner.objects.get(&object.identity()) else {
+            return Ok(HashMap::new());
+        };
+        Ok(a.pending
+            .iter()
+            .map(|f| {
+                let e = OutboxEntry {
+                    seq: a.seq.get(&f.id).copied().unwrap_or(0),
+                    accepted: a.accepted.get(&f.id).cloned().unwrap_or_default(),
+                };
+                (f.id.clone(), e)
+            })
+            .collect())
+    }
+
+    async fn mark_accepted(
+        &self,
+        object: &ObjectRef,
+        sink: &str,
+        ids: &[String],
+    ) -> anyhow::Result<()> {
+        let mut inner = self.inner.lock().expect("store lock");
+        if let Some(a) = inner.objects.get_mut(&object.identity()) {
+            for id in ids {
+                a.accepted
+                    .entry(id.clone())
+                    .or_default()
+                    .insert(sink.to_string());
+            }
+        }
+        Ok(())
+    }
+
+    async fn published_versions(&self, ids: &[String]) -> anyhow::Result<HashMap<String, u64>> {
+        let inner = self.inner.lock().expect("store lock");
+        Ok(ids
+            .iter()
+            .filter_map(|id| inner.published.get(id).map(|s| (id.clone(), *s)))
+            .collect())
+    }
+
+    async fn record_published(&self, versions: &[(String, u64)]) -> anyhow::Result<()> {
+        let mut inner = self.inner.lock().expect("store lock");
+        for (id, seq) in versions {
+            let e = inner.published.entry(id.clone()).or_default();
+            *e = (*e).max(*seq);
         }
         Ok(())
     }

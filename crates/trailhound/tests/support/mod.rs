@@ -125,6 +125,7 @@ impl Env {
             min_severity,
             learning_days,
             function_name: "trailhound-test".into(),
+            sinks: Default::default(),
         };
         let mut d = deps_from_config(&config, &self.conf).await.unwrap();
         d.fetch = self.s3.clone();
