@@ -44,13 +44,19 @@ pub(crate) struct Alerts {
     touched: BTreeMap<String, (Arc<str>, String)>,
     /// Findings touched and then replaced in their slot within the same object.
     finished: BTreeMap<String, Finding>,
+    /// Findings opened by the current activity, for the detectors that read findings.
+    signals: Vec<super::Signal>,
 }
 
 impl Alerts {
     /// Opens a finding for `(detector, dedup)` on `state` (the activity's principal: findings
-    /// live on the principal), or extends the one still inside its
-    /// cooldown. `start` is the episode start and `initial` the event count of a new finding;
-    /// an update adds one event.
+    /// live on the principal), or updates the one of the same episode. An episode is an
+    /// aligned period of the detector's `cooldown` (UTC, from the epoch) holding the event
+    /// that raised it: the partition depends on event times only, so the same activity
+    /// gives the same finding ids whatever order its objects arrive in (out of order,
+    /// concurrent Lambda invocations, a replay). `start` is where the evidence begins (it
+    /// only sets `first_seen`, which may move earlier without changing the id) and
+    /// `initial` the event count of a new finding; an update adds one event.
     pub(crate) fn raise<'s>(
         &mut self,
         spec: &Spec,
@@ -60,12 +66,10 @@ impl Alerts {
         start: i64,
         initial: u64,
     ) -> Option<&'s mut OpenFinding> {
-        let slot = format!("{}/{}", spec.id, dedup);
         let cooldown = spec.cooldown_secs();
-        let fresh = state
-            .open
-            .get(&slot)
-            .is_none_or(|o| a.time - o.last > cooldown);
+        let episode = episode_of(a.time, cooldown);
+        let slot = episode_slot(&spec.id, dedup, episode);
+        let fresh = !state.open.contains_key(&slot);
         if fresh {
             if let Some(old) = state.open.get(&slot)
                 && self.touched.remove(&old.finding.id).is_some()
@@ -75,7 +79,7 @@ impl Alerts {
             }
             let finding = Finding {
                 schema_version: 1,
-                id: finding_id(&spec.id, &a.principal_key, dedup, start),
+                id: finding_id(&spec.id, &a.principal_key, dedup, episode),
                 detector: spec.id.clone(),
                 finding_type: spec.finding_type.clone(),
                 severity: spec.severity,
@@ -96,6 +100,14 @@ impl Alerts {
                 attack: spec.attack.clone(),
                 atlas: spec.atlas.clone(),
             };
+            if !matches!(spec.kind.as_str(), "finding-chain") {
+                self.signals.push(super::Signal {
+                    detector: spec.id.clone(),
+                    finding_id: finding.id.clone(),
+                    time: a.time,
+                    severity: spec.severity,
+                });
+            }
             state.open.insert(
                 slot.clone(),
                 OpenFinding {
@@ -130,6 +142,17 @@ impl Alerts {
         }
         Some(open)
     }
+}
+
+/// The start of the aligned episode period of length `period` (seconds) holding `t`.
+pub(crate) fn episode_of(t: i64, period: i64) -> i64 {
+    let p = period.max(1);
+    t.div_euclid(p) * p
+}
+
+/// The key of an open finding in its principal's state: detector, dedup key and episode.
+pub(crate) fn episode_slot(detector: &str, dedup: &str, episode: i64) -> String {
+    format!("{detector}/{dedup}@{episode}")
 }
 
 impl Engine {
@@ -293,6 +316,27 @@ impl Engine {
                     alerts: &mut alerts,
                 };
                 c.detector.observe(&mut ctx, a);
+            }
+            if !alerts.signals.is_empty() {
+                let signals = std::mem::take(&mut alerts.signals);
+                for c in self
+                    .detectors
+                    .iter()
+                    .filter(|c| c.detector.takes_findings())
+                {
+                    if c.suppress.iter().any(|s| s.matches(a)) {
+                        continue;
+                    }
+                    let mut ctx = Ctx {
+                        principal: &mut principal,
+                        others: states,
+                        learning: self.learning,
+                        alerts: &mut alerts,
+                    };
+                    for s in &signals {
+                        c.detector.observe_finding(&mut ctx, a, s);
+                    }
+                }
             }
             states.insert(key, principal);
         }

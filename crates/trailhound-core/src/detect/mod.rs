@@ -43,6 +43,16 @@ pub struct Ctx<'a> {
     pub(crate) alerts: &'a mut engine::Alerts,
 }
 
+/// A finding another detector opened, handed to detectors that read findings
+/// ([`Detector::takes_findings`]) at the event time of the activity that opened it.
+#[derive(Debug, Clone)]
+pub struct Signal {
+    pub detector: String,
+    pub finding_id: String,
+    pub time: i64,
+    pub severity: f64,
+}
+
 /// A compiled detector of one kind.
 pub trait Detector: Send + Sync {
     fn spec(&self) -> &Spec;
@@ -50,6 +60,12 @@ pub trait Detector: Send + Sync {
     fn extra_entities(&self, _a: &Activity, _out: &mut Vec<String>) {}
     /// Updates state with the activity and raises or updates findings.
     fn observe(&self, ctx: &mut Ctx<'_>, a: &Activity);
+    /// Whether the detector reads the findings other detectors open (and not records).
+    fn takes_findings(&self) -> bool {
+        false
+    }
+    /// A finding `s` was opened on the principal of `a`, by another detector.
+    fn observe_finding(&self, _ctx: &mut Ctx<'_>, _a: &Activity, _s: &Signal) {}
 }
 
 /// Adds `v` to the array `field` of the evidence unless present; keeps at most `cap` values.

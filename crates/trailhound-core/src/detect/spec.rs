@@ -29,7 +29,11 @@ pub struct Spec {
     /// cut under 100 characters. Absent: the title.
     #[serde(default)]
     pub subject: Option<String>,
-    /// Repeats within this long of the last event update the same finding (`15m`, `6h`, `1d`).
+    /// The episode period (`15m`, `6h`, `1d`): the events that raise or update a finding for
+    /// one principal and dedup key within one aligned period of this length (UTC, counted from
+    /// the epoch) are one finding, with one id, whatever order they arrive in; the next period
+    /// opens a new finding. Field name kept from the first round, where it was a cooldown
+    /// after the last event (which made ids depend on arrival order).
     #[serde(default = "default_cooldown")]
     pub cooldown: String,
     #[serde(default = "yes")]

@@ -49,6 +49,13 @@ pub struct KindState {
     /// `geo-velocity` countries seen, by detector.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub places: BTreeMap<String, Places>,
+    /// `log-gap` joins, by detector (on `g#<account>/<region>` entities; see
+    /// [`super::correlate`]).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub gaps: BTreeMap<String, super::correlate::GapState>,
+    /// `finding-chain` links, by detector (on principals).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub chains: BTreeMap<String, super::correlate::ChainState>,
 }
 
 /// Windows and lateness are at most a day each: a window series untouched for two days holds
@@ -63,7 +70,11 @@ pub const MAX_PLACE_SECS: i64 = 201 * 3600;
 
 impl KindState {
     pub fn is_empty(&self) -> bool {
-        self.windows.is_empty() && self.sequences.is_empty() && self.places.is_empty()
+        self.windows.is_empty()
+            && self.sequences.is_empty()
+            && self.places.is_empty()
+            && self.gaps.is_empty()
+            && self.chains.is_empty()
     }
 
     /// Drops what no event at or after `now` can use any more, whatever the detectors'
@@ -78,6 +89,12 @@ impl KindState {
                 .retain(|_, (_, last)| now - *last <= MAX_PLACE_SECS);
             !p.countries.is_empty()
         });
+        // A chain window is at most 7 days; a join keeps nothing older than a day of grace
+        // once records stopped for 30 days (the longest `active` horizon).
+        self.chains
+            .retain(|_, c| now - c.newest() <= MAX_SEQUENCE_SECS);
+        self.gaps
+            .retain(|_, g| now - g.last_record <= 30 * 86_400 || !g.waiting.is_empty());
     }
 }
 

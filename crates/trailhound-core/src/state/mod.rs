@@ -3,6 +3,7 @@
 //! bucket (`b#<name>`). All of it serializes, so the memory and DynamoDB stores hold the same.
 
 mod baseline;
+pub mod correlate;
 pub mod kinds;
 pub mod seasonal;
 pub mod store;

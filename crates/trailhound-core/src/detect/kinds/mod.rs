@@ -1,7 +1,9 @@
 //! Detector kinds. A new detector of an existing kind is a new file in `detectors/`; a new
 //! kind is a new module here plus one line in [`build`].
 
+mod finding_chain;
 mod geo_velocity;
+mod log_gap;
 mod new_value;
 mod rate_baseline;
 mod resource_readers;
@@ -23,6 +25,8 @@ pub const KINDS: &[&str] = &[
     "window-threshold",
     "sequence",
     "geo-velocity",
+    "log-gap",
+    "finding-chain",
 ];
 
 /// The `{placeholders}` a kind fills in titles, descriptions and subjects: exactly the
@@ -48,6 +52,8 @@ pub(crate) fn placeholders(kind: &str) -> &'static [&'static str] {
         "window-threshold" => window_threshold::PLACEHOLDERS,
         "sequence" => sequence::PLACEHOLDERS,
         "geo-velocity" => geo_velocity::PLACEHOLDERS,
+        "log-gap" => log_gap::PLACEHOLDERS,
+        "finding-chain" => finding_chain::PLACEHOLDERS,
         _ => &[],
     }
 }
@@ -65,6 +71,8 @@ pub(crate) fn build(spec: Spec) -> Result<Box<dyn Detector>, (String, String)> {
         "window-threshold" => Ok(Box::new(window_threshold::WindowThreshold::new(spec)?)),
         "sequence" => Ok(Box::new(sequence::Sequence::new(spec)?)),
         "geo-velocity" => Ok(Box::new(geo_velocity::GeoVelocity::new(spec)?)),
+        "log-gap" => Ok(Box::new(log_gap::LogGap::new(spec)?)),
+        "finding-chain" => Ok(Box::new(finding_chain::FindingChain::new(spec)?)),
         other => Err((
             "kind".into(),
             format!("`{other}` is not a detector kind ({})", KINDS.join(", ")),

@@ -118,13 +118,11 @@ impl Detector for NewValue {
         let set = SeenSet::named(&mut ctx.principal.seen, &self.spec.id);
         if set.contains(&value) {
             set.refresh(&value, a.time);
-            // A value reported and learned still updates its finding while in cooldown.
+            // A value reported and learned still updates its finding within its episode.
             let open = has_open && {
-                let slot = format!("{}/{}", self.spec.id, value);
-                ctx.principal
-                    .open
-                    .get(&slot)
-                    .is_some_and(|o| a.time - o.last <= o.cooldown)
+                let episode = crate::detect::engine::episode_of(a.time, self.spec.cooldown_secs());
+                let slot = crate::detect::engine::episode_slot(&self.spec.id, &value, episode);
+                ctx.principal.open.contains_key(&slot)
             };
             if !open {
                 return;

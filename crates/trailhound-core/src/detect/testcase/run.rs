@@ -84,13 +84,19 @@ pub fn run_file(file: &str, text: &str, geo: &Geo) -> Result<Vec<CaseResult>, Sp
 
 /// Runs one case against the detector in `text`.
 pub fn run_case(file: &str, text: &str, case: &TestCase, geo: &Geo) -> Result<(), String> {
-    let engine = Engine::from_files(
-        &[(file.to_string(), text.to_string())],
-        case.learning.unwrap_or(LEARNING),
-    )
+    let files = [(file.to_string(), text.to_string())];
+    let learning = case.learning.unwrap_or(LEARNING);
+    let spec = crate::detect::Spec::parse(file, text).map_err(|e| e.to_string())?;
+    // A detector that reads findings is tested with the shipped detectors that raise them.
+    let engine = if spec.kind == "finding-chain" {
+        Engine::merged(&files, learning)
+    } else {
+        Engine::from_files(&files, learning)
+    }
     .map_err(|e| e.to_string())?;
     let acts = decode(case, geo, engine.paths())?;
-    let findings = apply(&engine, &acts);
+    let mut findings = apply(&engine, &acts);
+    findings.retain(|f| f.detector == spec.id);
     check(case, &findings)
 }
 
@@ -107,12 +113,12 @@ fn decode(
         let time = Value::String(crate::time::format(t));
         if rec.contains_key("schemaType") {
             rec.insert("timestamp".into(), time);
-            fill(&mut rec, "requestId", n);
+            fill(&mut rec, "requestId", n, t);
             inv.push(Value::Object(rec));
         } else {
             rec.insert("eventTime".into(), time);
-            fill(&mut rec, "eventID", n);
-            fill(&mut rec, "requestID", n);
+            fill(&mut rec, "eventID", n, t);
+            fill(&mut rec, "requestID", n, t);
             ct.push(Value::Object(rec));
         }
     }
@@ -181,9 +187,17 @@ fn decode(
 }
 
 /// Sets `field` to a unique id unless the record has one.
-fn fill(rec: &mut Map<String, Value>, field: &str, n: usize) {
-    rec.entry(field)
-        .or_insert_with(|| Value::String(format!("test-{n:08}")));
+/// Gives the record a unique `field` unless it has one; a `{t}` in a given one becomes the
+/// event time, so a CloudTrail call and its invocation-log record written at the same offset
+/// share a request id (`requestID = "req-{t}"`, `"requestId": "req-{t}"`).
+fn fill(rec: &mut Map<String, Value>, field: &str, n: usize, t: i64) {
+    match rec.get_mut(field) {
+        Some(Value::String(s)) if s.contains("{t}") => *s = s.replace("{t}", &t.to_string()),
+        Some(_) => {}
+        None => {
+            rec.insert(field.into(), Value::String(format!("test-{n:08}")));
+        }
+    }
 }
 
 /// Applies activities as objects of [`OBJECT_SECS`] of event time; returns the latest
