@@ -94,6 +94,10 @@ pub struct ReplayArgs {
     /// Do not draw the progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Also write an HTML investigation report to FILE: a self-contained page (no network)
+    /// with the run summary, a timeline, charts of rate findings and the evidence.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 fn parse_time(s: &str) -> Result<i64, String> {
@@ -201,6 +205,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     ..Default::default()
                 },
                 progress: !args.no_progress,
+                report: args.report,
             };
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

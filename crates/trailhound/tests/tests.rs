@@ -19,4 +19,5 @@ mod lambda_replay_s3;
 mod lambda_runtime;
 mod lambda_state;
 mod public_data;
+mod report;
 mod samples;

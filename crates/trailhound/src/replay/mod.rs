@@ -18,6 +18,7 @@ use trailhound_core::state::MemoryStore;
 
 #[cfg(feature = "s3")]
 mod remote;
+pub mod report;
 #[cfg(not(feature = "s3"))]
 mod remote {
     //! This build has no S3 support (the `s3` feature is off).
@@ -58,6 +59,8 @@ pub struct Options {
     pub learning: i64,
     pub limits: Limits,
     pub progress: bool,
+    /// Write the HTML investigation report there (and record the observed series for it).
+    pub report: Option<PathBuf>,
 }
 
 pub struct Output {
@@ -145,7 +148,10 @@ pub async fn run(opts: &Options) -> anyhow::Result<Output> {
         (objects.len() + remote.as_ref().map_or(0, |r| r.len())) as u64,
     );
     let mut stats = Stats::default();
-    let mut findings: BTreeMap<String, Finding> = BTreeMap::new();
+    let mut findings = Collected {
+        findings: BTreeMap::new(),
+        series: opts.report.as_ref().map(|_| report::Recorder::new(&engine)),
+    };
     for obj in &objects {
         bar.set_message(obj.object.key.rsplit('/').next().unwrap_or("").to_string());
         process_local(&pipeline, &store, obj, &mut stats, &mut findings).await?;
@@ -170,8 +176,24 @@ pub async fn run(opts: &Options) -> anyhow::Result<Output> {
     if let Some(p) = &opts.state {
         store.save_file(p)?;
     }
-    let mut findings: Vec<Finding> = findings.into_values().collect();
+    let series = findings.series;
+    let mut findings: Vec<Finding> = findings.findings.into_values().collect();
     findings.sort_by(|a, b| (&a.first_seen, &a.id).cmp(&(&b.first_seen, &b.id)));
+    if let (Some(path), Some(series)) = (&opts.report, &series) {
+        let html = report::render(&report::Report {
+            findings: &findings,
+            stats: &stats,
+            engine: &engine,
+            geo: &geo,
+            series,
+        });
+        std::fs::write(path, html).map_err(|e| {
+            UsageError(format!(
+                "cannot write the report to {}: {e} (pass --report with a writable file path)",
+                path.display()
+            ))
+        })?;
+    }
     Ok(Output {
         findings,
         stats,
@@ -184,7 +206,7 @@ async fn process_local(
     store: &MemoryStore,
     obj: &LocalObject,
     stats: &mut Stats,
-    findings: &mut BTreeMap<String, Finding>,
+    findings: &mut Collected,
 ) -> anyhow::Result<()> {
     let object = &obj.object;
     stats.emit(Event::BytesRead { bytes: obj.size });
@@ -211,6 +233,13 @@ async fn process_local(
     apply(pipeline, store, &obj.object, &acts, stats, findings).await
 }
 
+/// What a replay collects: the latest version of each finding, and the observed series
+/// when a report was asked for.
+pub struct Collected {
+    pub findings: BTreeMap<String, Finding>,
+    pub series: Option<report::Recorder>,
+}
+
 /// Applies one object's activities and keeps the latest version of each finding; replay
 /// "publishes" to its output, so the findings are marked published at once.
 async fn apply(
@@ -219,9 +248,13 @@ async fn apply(
     object: &trailhound_core::ingest::ObjectRef,
     acts: &[trailhound_core::activity::Activity],
     stats: &mut Stats,
-    findings: &mut BTreeMap<String, Finding>,
+    collected: &mut Collected,
 ) -> anyhow::Result<()> {
     use trailhound_core::state::Store;
+    if let Some(series) = &mut collected.series {
+        series.observe(acts);
+    }
+    let findings = &mut collected.findings;
     let applied = pipeline.apply(store, object, acts, |_| true).await?;
     if applied.duplicate {
         stats.emit(Event::Duplicate { object });

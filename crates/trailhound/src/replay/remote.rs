@@ -1,11 +1,9 @@
 //! Replay of `s3://bucket/prefix` URLs: one listing, ordered like a local replay, each
 //! object streamed from S3 into the same decoder.
 
-use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use trailhound_aws::s3;
-use trailhound_core::alert::Finding;
 use trailhound_core::detect::Engine;
 use trailhound_core::events::{Event, Stats};
 use trailhound_core::geo::Geo;
@@ -39,7 +37,7 @@ impl Remote {
         store: &MemoryStore,
         bar: &indicatif::ProgressBar,
         stats: &mut Stats,
-        findings: &mut BTreeMap<String, Finding>,
+        findings: &mut super::Collected,
     ) -> anyhow::Result<()> {
         let decoder = s3::Decoder {
             engine: engine.clone(),
@@ -80,7 +78,7 @@ async fn process_s3(
     store: &MemoryStore,
     obj: &s3::Listed,
     stats: &mut Stats,
-    findings: &mut BTreeMap<String, Finding>,
+    findings: &mut super::Collected,
 ) -> anyhow::Result<()> {
     let object = &obj.target.object;
     let fetched = match s3::fetch_decode(client, decoder, &obj.target).await {
