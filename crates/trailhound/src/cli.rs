@@ -55,6 +55,10 @@ pub enum DetectorsCmd {
 pub enum Format {
     Table,
     Jsonl,
+    /// OCSF 1.8.0 Detection Finding (class 2004), one JSON object per line.
+    Ocsf,
+    /// AWS Security Finding Format (Security Hub `BatchImportFindings`), one per line.
+    Asff,
 }
 
 #[derive(Parser, Debug)]
@@ -214,6 +218,13 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
             let text = match args.format {
                 Format::Jsonl => trailhound_core::alert::render::jsonl(&out.findings),
                 Format::Table => trailhound_core::alert::render::table(&out.findings),
+                // Each finding as new, written at its last activity: reruns print the same.
+                Format::Ocsf => {
+                    trailhound_core::alert::ocsf::jsonl(&out.findings, &Default::default())
+                }
+                Format::Asff => {
+                    trailhound_core::alert::asff::jsonl(&out.findings, &Default::default())
+                }
             };
                     max_records: args.max_records,
             let mut stdout = std::io::stdout().lock();
