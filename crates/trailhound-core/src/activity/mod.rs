@@ -50,6 +50,9 @@ pub struct Activity {
     pub model_id: Option<Arc<str>>,
     pub input_tokens: u64,
     pub output_tokens: u64,
+    /// Prompt-cache input tokens read and written (invocation logs that carry them).
+    pub cache_read_tokens: u64,
+    pub cache_write_tokens: u64,
     pub bucket: Option<Arc<str>>,
     pub key: Option<Arc<str>>,
     pub bytes_out: u64,
@@ -57,7 +60,8 @@ pub struct Activity {
     pub vpc_endpoint: bool,
     pub invoked_by: Option<Arc<str>>,
     pub guardrail_intervened: bool,
-    /// Kind and masked form of a secret found in a prompt or completion.
+    /// Kind and masked form of a secret found in a prompt or completion; the kind reads
+    /// `<kind>@<side>` (`aws-access-key-id@prompt`, see `record::content::split_kind`).
     pub secret: Option<(&'static str, Arc<str>)>,
     /// The call authenticated with an Amazon Bedrock API key (CloudTrail's
     /// `additionalEventData.callWithBearerToken`).
@@ -94,6 +98,8 @@ impl Activity {
             model_id: None,
             input_tokens: 0,
             output_tokens: 0,
+            cache_read_tokens: 0,
+            cache_write_tokens: 0,
             bucket: None,
             key: None,
             bytes_out: 0,

@@ -8,7 +8,6 @@ use super::decode::DecodeCtx;
 use super::{Activity, Source};
 use crate::record::BadRecord;
 use crate::record::cloudtrail::CtRecord;
-use crate::record::content::{self, ContentFlags};
 use crate::record::invocation::InvRecord;
 use crate::record::split;
 
@@ -209,6 +208,8 @@ fn cloudtrail(ctx: &mut DecodeCtx<'_, '_>, r: &CtRecord<'_>) {
         model_id: n.intern_opt(params.model_id.as_deref()),
         input_tokens: 0,
         output_tokens: 0,
+        cache_read_tokens: 0,
+        cache_write_tokens: 0,
         bucket: n.intern_opt(params.bucket_name.as_deref()),
         key: params
             .key
@@ -277,9 +278,7 @@ fn invocation(ctx: &mut DecodeCtx<'_, '_>, r: &InvRecord<'_>) {
     let Some(time) = crate::time::parse(raw_time) else {
         return ctx.bad(BadRecord::BadTime, "timestamp is not a timestamp");
     };
-    let mut flags = ContentFlags::default();
-    content::scan(r.prompt(), &mut flags);
-    content::scan(r.completion(), &mut flags);
+    let (flags, (cache_read_tokens, cache_write_tokens)) = r.decode_content();
     let region = r.region.as_deref().unwrap_or("");
     if !region.is_empty() && !valid_region(region) {
         ctx.odd("region");
@@ -311,6 +310,8 @@ fn invocation(ctx: &mut DecodeCtx<'_, '_>, r: &InvRecord<'_>) {
         model_id: Some(n.intern(model)),
         input_tokens: r.input_tokens(),
         output_tokens: r.output_tokens(),
+        cache_read_tokens,
+        cache_write_tokens,
         bucket: None,
         key: None,
         bytes_out: 0,
@@ -318,7 +319,7 @@ fn invocation(ctx: &mut DecodeCtx<'_, '_>, r: &InvRecord<'_>) {
         vpc_endpoint: false,
         invoked_by: None,
         guardrail_intervened: flags.guardrail_intervened,
-        secret: flags.secret.map(|(k, m)| (k, std::sync::Arc::from(m))),
+        secret: flags.activity_secret(),
         bearer_token: false,
         params: Vec::new(),
     };

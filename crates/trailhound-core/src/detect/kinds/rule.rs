@@ -18,6 +18,11 @@
 //! State: none of its own (the finding open in its cooldown, one per dedup key). Evidence
 //! lists are capped: 10 values per list, 10 values per path, 5 request ids.
 //!
+//! A record holding a secret (`secret_found`) adds `{secret_kind}` (`aws-access-key-id`),
+//! `{secret_side}` (`prompt`, `completion`, `prompt and completion`) and `{secret_masked}`
+//! (`AKIA************MPLE`) to the placeholders, and `secrets` (kind, side, masked; up to
+//! 10) to the evidence; `-` when the record has none.
+//!
 //! Template placeholders (title, description and `dedup`): [`PLACEHOLDERS`], and
 //! `{param:<path>}`: the values at a request-parameter or response-element path (comma
 //! separated, `-` when absent), which the detector then declares for extraction.
@@ -31,6 +36,7 @@ use crate::detect::spec::{Spec, placeholders};
 use crate::detect::{Ctx, Detector, push_unique, render, thousands};
 use crate::finding::severity_label;
 use crate::record::cloudtrail::{JsonPath, PathId};
+use crate::record::content::split_kind;
 
 /// Placeholders of `rule` templates (besides `{param:<path>}`).
 pub const PLACEHOLDERS: &[&str] = &[
@@ -49,6 +55,9 @@ pub const PLACEHOLDERS: &[&str] = &[
     "user_agent",
     "access_key_id",
     "access_key_kind",
+    "secret_kind",
+    "secret_side",
+    "secret_masked",
     "outcome",
     "count",
 ];
@@ -192,6 +201,7 @@ fn vars(a: &Activity, outcome: String, count: String) -> Vec<(&'static str, Stri
         .source_ip
         .map(|ip| ip.to_string())
         .unwrap_or_else(|| or_dash(a.source_host.as_deref()));
+    let secret = a.secret.as_ref().map(|s| split_kind(s.0));
     let vars = [
         ("principal_name", principal_name(&a.principal_key)),
         ("principal_key", a.principal_key.to_string()),
@@ -211,6 +221,9 @@ fn vars(a: &Activity, outcome: String, count: String) -> Vec<(&'static str, Stri
         ("user_agent", or_dash(a.user_agent.as_deref())),
         ("access_key_id", or_dash(a.access_key_id.as_deref())),
         ("access_key_kind", or_dash(key_kind(a).map(|k| k.as_str()))),
+        ("secret_kind", or_dash(secret.map(|s| s.0))),
+        ("secret_side", or_dash(secret.map(|s| s.1))),
+        ("secret_masked", or_dash(a.secret.as_ref().map(|s| &*s.1))),
         ("outcome", outcome),
         ("count", count),
     ];
@@ -229,6 +242,18 @@ pub(super) fn context_evidence(ev: &mut Map<String, Value>, a: &Activity) {
     }
     if let Some(m) = &a.model_id {
         push_unique(ev, "model_ids", m, 10);
+    }
+    // A secret's kind, side and masked form (never the secret).
+    if let Some((kind, masked)) = &a.secret {
+        let (kind, side) = split_kind(kind);
+        let entry = json!({"kind": kind, "side": side, "masked": &**masked});
+        let list = ev.entry("secrets").or_insert_with(|| json!([]));
+        if let Some(list) = list.as_array_mut()
+            && list.len() < 10
+            && !list.contains(&entry)
+        {
+            list.push(entry);
+        }
     }
 }
 
