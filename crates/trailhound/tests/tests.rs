@@ -21,3 +21,4 @@ mod lambda_state;
 mod public_data;
 mod report;
 mod samples;
+mod malformed;
