@@ -3,14 +3,18 @@
 //! `trailhound` binary.
 
 fn main() {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    if args.first().map(String::as_str) == Some("bench") {
+        return bench_main(&args[1..]);
+    }
     let mut benign = false;
     let mut out = None;
-    for a in std::env::args().skip(1) {
+    for a in &args {
         match a.as_str() {
             "--benign" => benign = true,
             "-h" | "--help" => {
                 println!(
-                    "usage: trailhound-samples [--benign] [OUT]   (OUT defaults to `samples`)"
+                    "usage: trailhound-samples [--benign] [OUT]   (OUT defaults to `samples`)\n       trailhound-samples bench [--large] [--force] DIR   (benchmark data)"
                 );
                 return;
             }
@@ -37,6 +41,47 @@ fn main() {
         ),
         Err(e) => {
             eprintln!("trailhound-samples: {e:#}");
+            std::process::exit(1);
+        }
+    }
+}
+
+/// `trailhound-samples bench [--large] [--force] DIR`: the benchmark data (see `bench.rs`),
+/// reused when DIR already holds this version's data.
+fn bench_main(args: &[String]) {
+    let large = args.iter().any(|a| a == "--large");
+    let force = args.iter().any(|a| a == "--force");
+    let Some(dir) = args.iter().find(|a| !a.starts_with("--")) else {
+        eprintln!("usage: trailhound-samples bench [--large] [--force] DIR");
+        std::process::exit(2);
+    };
+    let dir = std::path::Path::new(dir);
+    let started = std::time::Instant::now();
+    let result = if force {
+        trailhound_samples::bench::generate(dir, large)
+    } else {
+        trailhound_samples::bench::ensure(dir, large)
+    };
+    match result {
+        Ok(cases) => {
+            for c in cases {
+                eprintln!(
+                    "{:<14} {:>5} objects {:>7} records {:>6.1} MB gzip {:>7.1} MB inflated  {}",
+                    c.name,
+                    c.objects,
+                    c.records,
+                    c.gz_bytes as f64 / 1e6,
+                    c.inflated_bytes as f64 / 1e6,
+                    c.path.display()
+                );
+            }
+            eprintln!(
+                "bench data ready in {:.1}s",
+                started.elapsed().as_secs_f64()
+            );
+        }
+        Err(e) => {
+            eprintln!("trailhound-samples bench: {e:#}");
             std::process::exit(1);
         }
     }
