@@ -98,6 +98,14 @@ pub struct ReplayArgs {
     /// Do not draw the progress bar.
     #[arg(long)]
     pub no_progress: bool,
+    /// Threads reading and decoding objects (default: the cores available). Objects are
+    /// still applied in key-time order: the findings are the same for any N.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub jobs: Option<u16>,
+    /// Only read, decode and normalize the records (no state, no detectors, no findings):
+    /// the input side alone, for benchmarks.
+    #[arg(long)]
+    pub decode_only: bool,
     /// Also write an HTML investigation report to FILE: a self-contained page (no network)
     /// with the run summary, a timeline, charts of rate findings and the evidence.
     #[arg(long, value_name = "FILE")]
@@ -206,9 +214,12 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 learning: args.learning,
                 limits: trailhound_core::record::Limits {
                     max_object_bytes: args.max_object_bytes,
+                    max_records: args.max_records,
                     ..Default::default()
                 },
                 progress: !args.no_progress,
+                jobs: args.jobs.map_or(0, usize::from),
+                decode_only: args.decode_only,
                 report: args.report,
             };
             let rt = tokio::runtime::Builder::new_current_thread()
@@ -226,7 +237,6 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                     trailhound_core::alert::asff::jsonl(&out.findings, &Default::default())
                 }
             };
-                    max_records: args.max_records,
             let mut stdout = std::io::stdout().lock();
             stdout.write_all(text.as_bytes())?;
             stdout.flush()?;

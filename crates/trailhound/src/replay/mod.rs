@@ -10,12 +10,12 @@ use trailhound_core::alert::Finding;
 use trailhound_core::detect::Engine;
 use trailhound_core::events::{Event, Stats};
 use trailhound_core::geo::Geo;
-use trailhound_core::ingest::ObjectError;
 use trailhound_core::ingest::local::{self, LocalObject};
 use trailhound_core::pipeline::Pipeline;
 use trailhound_core::record::Limits;
 use trailhound_core::state::MemoryStore;
 
+pub mod parallel;
 #[cfg(feature = "s3")]
 mod remote;
 pub mod report;
@@ -59,6 +59,11 @@ pub struct Options {
     pub learning: i64,
     pub limits: Limits,
     pub progress: bool,
+    /// Threads that read and decode local objects (0: the cores available); objects are
+    /// still applied one by one in key-time order.
+    pub jobs: usize,
+    /// Decode and normalize only: no state, no detectors (for benchmarks).
+    pub decode_only: bool,
     /// Write the HTML investigation report there (and record the observed series for it).
     pub report: Option<PathBuf>,
 }
@@ -152,11 +157,34 @@ pub async fn run(opts: &Options) -> anyhow::Result<Output> {
         findings: BTreeMap::new(),
         series: opts.report.as_ref().map(|_| report::Recorder::new(&engine)),
     };
-    for obj in &objects {
+    let jobs = match opts.jobs {
+        0 => parallel::default_jobs(),
+        n => n,
+    };
+    let setup = parallel::Setup {
+        engine: engine.clone(),
+        geo: geo.clone(),
+        limits: opts.limits,
+        since: opts.since,
+        until: opts.until,
+        newest_allowed,
+    };
+    let mut decoded = parallel::Ordered::start(setup, objects.clone(), jobs);
+    while let Some((obj, result)) = decoded.next() {
         bar.set_message(obj.object.key.rsplit('/').next().unwrap_or("").to_string());
-        process_local(&pipeline, &store, obj, &mut stats, &mut findings).await?;
+        process_local(
+            &pipeline,
+            &store,
+            &obj,
+            result,
+            opts.decode_only,
+            &mut stats,
+            &mut findings,
+        )
+        .await?;
         bar.inc(1);
     }
+    drop(decoded);
     #[cfg(feature = "s3")]
     if let Some(remote) = &remote {
         remote
@@ -205,17 +233,13 @@ async fn process_local(
     pipeline: &Pipeline<'_>,
     store: &MemoryStore,
     obj: &LocalObject,
+    decoded: parallel::DecodeResult,
+    decode_only: bool,
     stats: &mut Stats,
     findings: &mut Collected,
 ) -> anyhow::Result<()> {
     let object = &obj.object;
     stats.emit(Event::BytesRead { bytes: obj.size });
-    let decoded = std::fs::File::open(&obj.path)
-        .map_err(|source| ObjectError::Read {
-            object: object.clone(),
-            source,
-        })
-        .and_then(|file| pipeline.decode(object, file));
     let (decoded, acts) = match decoded {
         Ok(v) => v,
         Err(error) => {
@@ -230,6 +254,9 @@ async fn process_local(
         object,
         decoded: &decoded,
     });
+    if decode_only {
+        return Ok(());
+    }
     apply(pipeline, store, &obj.object, &acts, stats, findings).await
 }
 

@@ -1,0 +1,187 @@
+//! `replay --jobs N`: local objects are read, inflated, decoded and normalized on N threads,
+//! and handed back in the order of the list (key time), so state and detectors see exactly
+//! what a one-thread replay sees. At most `2 * N` decoded objects wait to be applied, so
+//! memory stays bounded however far the decoders could run ahead.
+//!
+//! With one job nothing is spawned: each object is decoded when it is asked for.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::thread::JoinHandle;
+
+use trailhound_core::activity::{Activity, Decoded};
+use trailhound_core::detect::Engine;
+use trailhound_core::geo::Geo;
+use trailhound_core::ingest::ObjectError;
+use trailhound_core::ingest::local::LocalObject;
+use trailhound_core::pipeline::Pipeline;
+use trailhound_core::record::Limits;
+
+/// One object's decode result.
+pub type DecodeResult = Result<(Decoded, Vec<Activity>), ObjectError>;
+
+/// What a decoding thread needs to build its own [`Pipeline`].
+#[derive(Clone)]
+pub struct Setup {
+    pub engine: Arc<Engine>,
+    pub geo: Arc<Geo>,
+    pub limits: Limits,
+    pub since: Option<i64>,
+    pub until: Option<i64>,
+    pub newest_allowed: Option<i64>,
+}
+
+impl Setup {
+    pub fn pipeline(&self) -> Pipeline<'_> {
+        Pipeline {
+            engine: &self.engine,
+            geo: &self.geo,
+            limits: self.limits,
+            since: self.since,
+            until: self.until,
+            newest_allowed: self.newest_allowed,
+        }
+    }
+}
+
+/// Reads and decodes one local object.
+pub fn decode(pipeline: &Pipeline<'_>, obj: &LocalObject) -> DecodeResult {
+    std::fs::File::open(&obj.path)
+        .map_err(|source| ObjectError::Read {
+            object: obj.object.clone(),
+            source,
+        })
+        .and_then(|file| pipeline.decode(&obj.object, file))
+}
+
+/// The number of jobs when `--jobs` is not given: the cores this process may use.
+pub fn default_jobs() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+/// Decode results of a list of objects, in list order.
+pub struct Ordered {
+    objects: Arc<Vec<LocalObject>>,
+    setup: Setup,
+    next: usize,
+    threads: Option<Threads>,
+}
+
+struct Threads {
+    rx: mpsc::Receiver<(usize, DecodeResult)>,
+    pending: BTreeMap<usize, DecodeResult>,
+    /// How many results the consumer has taken (`usize::MAX / 2` once it stops).
+    gate: Arc<(Mutex<usize>, Condvar)>,
+    workers: Vec<JoinHandle<()>>,
+}
+
+const STOP: usize = usize::MAX / 2;
+
+impl Ordered {
+    /// Starts `jobs` decoding threads (none for one job or one object).
+    pub fn start(setup: Setup, objects: Vec<LocalObject>, jobs: usize) -> Ordered {
+        let objects = Arc::new(objects);
+        let jobs = jobs.max(1).min(objects.len());
+        let threads = (jobs > 1).then(|| {
+            let window = 2 * jobs;
+            let (tx, rx) = mpsc::channel();
+            let gate = Arc::new((Mutex::new(0usize), Condvar::new()));
+            let claim = Arc::new(AtomicUsize::new(0));
+            let workers = (0..jobs)
+                .map(|n| {
+                    let (tx, gate, claim) = (tx.clone(), gate.clone(), claim.clone());
+                    let (setup, objects) = (setup.clone(), objects.clone());
+                    std::thread::Builder::new()
+                        .name(format!("decode-{n}"))
+                        .spawn(move || worker(&setup, &objects, &claim, &gate, window, &tx))
+                        .expect("spawning a decode thread")
+                })
+                .collect();
+            Threads {
+                rx,
+                pending: BTreeMap::new(),
+                gate,
+                workers,
+            }
+        });
+        Ordered {
+            objects,
+            setup,
+            next: 0,
+            threads,
+        }
+    }
+
+    /// The next object in list order and its decode result (blocks until it is decoded).
+    pub fn next(&mut self) -> Option<(LocalObject, DecodeResult)> {
+        let i = self.next;
+        let obj = self.objects.get(i)?.clone();
+        self.next += 1;
+        let result = match &mut self.threads {
+            None => decode(&self.setup.pipeline(), &obj),
+            Some(t) => {
+                let result = loop {
+                    if let Some(r) = t.pending.remove(&i) {
+                        break r;
+                    }
+                    let (j, r) =
+                        t.rx.recv()
+                            .expect("a decode thread stopped before its object was decoded");
+                    t.pending.insert(j, r);
+                };
+                let (lock, cv) = &*t.gate;
+                *lock.lock().unwrap_or_else(|e| e.into_inner()) = self.next;
+                cv.notify_all();
+                result
+            }
+        };
+        Some((obj, result))
+    }
+}
+
+impl Drop for Ordered {
+    fn drop(&mut self) {
+        if let Some(t) = self.threads.take() {
+            let (lock, cv) = &*t.gate;
+            *lock.lock().unwrap_or_else(|e| e.into_inner()) = STOP;
+            cv.notify_all();
+            drop(t.rx);
+            for w in t.workers {
+                let _ = w.join();
+            }
+        }
+    }
+}
+
+fn worker(
+    setup: &Setup,
+    objects: &[LocalObject],
+    claim: &AtomicUsize,
+    gate: &(Mutex<usize>, Condvar),
+    window: usize,
+    tx: &mpsc::Sender<(usize, DecodeResult)>,
+) {
+    let pipeline = setup.pipeline();
+    loop {
+        let i = claim.fetch_add(1, Ordering::Relaxed);
+        if i >= objects.len() {
+            return;
+        }
+        // Wait until the consumer is within `window` objects of this one.
+        {
+            let (lock, cv) = gate;
+            let mut taken = lock.lock().unwrap_or_else(|e| e.into_inner());
+            while i >= *taken + window {
+                taken = cv.wait(taken).unwrap_or_else(|e| e.into_inner());
+            }
+            if *taken == STOP {
+                return;
+            }
+        }
+        if tx.send((i, decode(&pipeline, &objects[i]))).is_err() {
+            return;
+        }
+    }
+}
