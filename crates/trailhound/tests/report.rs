@@ -138,12 +138,13 @@ fn attr<'a>(a: &'a [(String, String)], name: &str) -> Option<&'a str> {
     a.iter().find(|(n, _)| n == name).map(|(_, v)| v.as_str())
 }
 
-/// Every text of 20 characters or more inside the request and response bodies of the sample
-/// invocation logs: prompts, system prompts and completions.
+/// Every text (20 characters or more, with a space: not a model id or a version) inside
+/// the request and response bodies of the sample invocation logs: prompts, system prompts
+/// and completions.
 fn sample_prompts() -> BTreeSet<String> {
     fn strings(v: &serde_json::Value, out: &mut BTreeSet<String>) {
         match v {
-            serde_json::Value::String(s) if s.chars().count() >= 20 => {
+            serde_json::Value::String(s) if s.chars().count() >= 20 && s.contains(' ') => {
                 out.insert(s.clone());
             }
             serde_json::Value::Array(a) => a.iter().for_each(|x| strings(x, out)),
@@ -239,27 +240,12 @@ fn the_report_of_the_samples_renders_in_chromium() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
-    // The findings replay printed (with the series recorded for the report) are the
-    // samples' expected findings.
     let parse = |text: &str| -> Vec<serde_json::Value> {
         text.lines()
             .map(|l| serde_json::from_str(l).unwrap())
             .collect()
     };
     let expected = parse(&String::from_utf8_lossy(&out.stdout));
-    let file = common::repo().join("samples/expected-findings.jsonl");
-    let ids = |v: &[serde_json::Value]| -> Vec<String> {
-        v.iter()
-            .map(|f| f["id"].as_str().unwrap().to_string())
-            .collect()
-    };
-    let mut printed = ids(&expected);
-    let mut want = ids(&parse(&std::fs::read_to_string(file).unwrap()));
-    (printed.sort(), want.sort());
-    assert_eq!(
-        printed, want,
-        "replay --report printed other findings than samples/expected-findings.jsonl"
-    );
     let html = std::fs::read_to_string(&page).unwrap();
 
     let browsed = browse(&page, &["--dump-dom"]);
@@ -292,7 +278,7 @@ fn the_report_of_the_samples_renders_in_chromium() {
         rate.contains("invoke-spike") && rate.contains("token-spike"),
         "{rate:?}"
     );
-    let mut charts = 0;
+    let (mut charts, mut chains) = (0, 0);
     for ((a, inner), f) in findings.iter().zip(&expected) {
         let detector = f["detector"].as_str().unwrap();
         assert_eq!(attr(a, "data-detector"), Some(detector));
@@ -318,10 +304,32 @@ fn the_report_of_the_samples_renders_in_chromium() {
         } else {
             assert_eq!(n, 0, "{detector}");
         }
+        // An attack sequence lists its chain in order, linked to the members' sections.
+        if let Some(chain) = f["evidence"]["chain"].as_array() {
+            let list = &inner[inner.find("<ol class=\"chain\">").expect("a chain list")..];
+            let list = &list[..list.find("</ol>").unwrap()];
+            let links: Vec<&str> = list
+                .split("<a href=\"#f-")
+                .skip(1)
+                .map(|l| &l[..l.find('"').unwrap()])
+                .collect();
+            let members: Vec<&str> = chain
+                .iter()
+                .map(|c| c["finding_id"].as_str().unwrap())
+                .collect();
+            assert_eq!(links, members, "{detector}");
+            assert!(members.iter().all(|m| ids.contains(m)), "{members:?}");
+            chains += 1;
+        }
         // The timeline links to the section.
         assert!(dom.contains(&format!("<a href=\"#f-{}\">", f["id"].as_str().unwrap())));
     }
     assert_eq!(charts, 2);
+    let sequences = expected
+        .iter()
+        .filter(|f| f["evidence"]["chain"].is_array())
+        .count();
+    assert_eq!(chains, sequences);
 
     // Evidence tables: addresses with their countries, request ids.
     let spike = findings
@@ -361,6 +369,20 @@ fn the_report_of_the_samples_renders_in_chromium() {
     // 1280 x 2000 in the IHDR chunk.
     assert_eq!(&bytes[16..24], &[0, 0, 5, 0, 0, 0, 7, 208]);
     assert!(bytes.len() > 50_000, "{} bytes: a blank page?", bytes.len());
+
+    // The findings replay printed with the series recorded (those the report shows) are the
+    // samples' expected findings.
+    let ids = |v: &[serde_json::Value]| -> BTreeSet<String> {
+        v.iter()
+            .map(|f| f["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    let file = common::repo().join("samples/expected-findings.jsonl");
+    assert_eq!(
+        ids(&expected),
+        ids(&parse(&std::fs::read_to_string(file).unwrap())),
+        "replay --report printed other findings than samples/expected-findings.jsonl"
+    );
 }
 
 fn thousands(n: u64) -> String {

@@ -135,7 +135,7 @@ fn index(out: &mut String, findings: &[Finding]) {
     for f in findings {
         let _ = write!(
             out,
-            "<tr><td><span class=\"sev sev-{cls}\">{label} {sev:.1}</span></td><td>{first}</td><td><code>{pk}</code></td><td><a href=\"#f-{id}\">{title}</a></td></tr>",
+            "<tr><td><span class=\"sev sev-{cls}\">{label} {sev:.1}</span></td><td class=\"time\">{first}</td><td><code>{pk}</code></td><td><a href=\"#f-{id}\">{title}</a></td></tr>",
             cls = esc(&f.severity_label.to_ascii_lowercase()),
             label = esc(&f.severity_label),
             sev = f.severity,
@@ -354,7 +354,10 @@ fn chain(out: &mut String, findings: &[Finding], f: &Finding) {
         };
         let extra: Vec<String> = obj
             .iter()
-            .filter(|(k, _)| k.as_str() != "finding_id")
+            // The member's link already names its detector.
+            .filter(|(k, _)| {
+                k.as_str() != "finding_id" && (member.is_none() || k.as_str() != "detector")
+            })
             .map(|(k, v)| {
                 let v = match v {
                     Value::String(s) => s.clone(),
@@ -402,7 +405,7 @@ svg .span{fill:#fbe3d6;opacity:.7}svg .band{fill:#cfe3f7;opacity:.8}svg .usual{s
 svg .threshold{stroke:var(--critical);stroke-width:1.5;stroke-dasharray:6 4}svg .observed{fill:none;stroke:#1d2330;stroke-width:1.6}\
 svg .peak{fill:var(--critical)}svg rect.key.span{fill:#fbe3d6}svg rect.key.band{fill:#cfe3f7}svg rect.key.usual{fill:#2a7a3b}\
 svg rect.key.threshold{fill:var(--critical)}svg rect.key.observed{fill:#1d2330}svg rect.key.peak{fill:var(--critical)}\
-ol.chain li{margin:3px 0}details{margin-top:10px}summary{cursor:pointer;color:var(--muted)}";
+ol.chain li{margin:3px 0}td.time,.sev{white-space:nowrap}details{margin-top:10px}summary{cursor:pointer;color:var(--muted)}";
 
 #[cfg(test)]
 mod tests;
