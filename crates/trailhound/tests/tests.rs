@@ -9,6 +9,7 @@ mod bad_input;
 mod baselines;
 mod cli;
 mod detectors;
+mod formats;
 mod handler;
 mod input_defects;
 mod kinds;
