@@ -87,7 +87,9 @@ pub fn types(f: &Finding) -> Vec<String> {
     )];
     for t in output::techniques(f) {
         if let Some(c) = t.tactic.and_then(|(_, name)| tactic_category(name, &t.uid))
-            && !out.iter().any(|o| o == c)
+            && !out
+                .iter()
+                .any(|o| o == c || o.starts_with(&format!("{c}/")))
         {
             out.push(c.to_string());
         }
@@ -362,6 +364,22 @@ mod tests {
         assert_eq!(v["AwsAccountId"], "111122223333");
         assert_eq!(v["UpdatedAt"], "2026-10-10T02:40:00Z");
         assert_eq!(v["CreatedAt"], "2026-10-09T10:02:07Z");
+    }
+
+    #[test]
+    fn types_add_each_tactic_category_once() {
+        let mut f = finding();
+        f.finding_type = "Exfiltration:S3/TrainingDataAccess".into();
+        f.attack = vec!["T1530".into(), "T1537".into(), "T1496.004".into()];
+        f.atlas = vec!["AML.T0025".into()];
+        assert_eq!(
+            types(&f),
+            [
+                "Effects/Data Exfiltration/Exfiltration:S3-TrainingDataAccess",
+                "TTPs/Collection",
+                "Effects/Resource Consumption",
+            ]
+        );
     }
 
     #[test]
