@@ -1,158 +1,182 @@
-//! Decode alone and decode + detect on a generated CloudTrail file of about 100 MB (inflated).
+//! Per-stage benches on the realistic benchmark data of `trailhound-samples bench` (cached
+//! under `target/bench-data/`, generated on first use), so a regression shows where it is:
 //!
-//! `cargo bench --bench decode`; `TRAILHOUND_BENCH_MB` changes the size. The file is also
-//! written to `target/bench-data/` so `scripts/bench.sh` can time a whole replay of it.
+//! - `realistic-2MB/*`: the realistic CloudTrail shape (thousands of principals) on a 2 MB
+//!   file, stage by stage: `inflate`, `split+parse` (records cut out and parsed into the
+//!   borrowed record struct), `decode+normalize` (activities, geo), `state-load-commit`
+//!   (the in-memory store's load and commit for the object's entities), `detect` (every
+//!   default detector over the activities, updating a copy of the loaded state);
+//!   normalize alone is `decode+normalize` minus `split+parse`;
+//! - `cloudtrail-100MB/*` and `uniform-100MB/*`: decode and decode+detect on the realistic
+//!   100 MB file and on the old uniform file (4 principals, 5 event shapes), whose ratio is
+//!   the cost of realistic data.
+//!
+//! `cargo bench -p trailhound-core --bench decode`; `bench/run.sh` runs the whole side by side.
 
-use std::io::Write;
 use std::path::PathBuf;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use trailhound_core::activity::Activity;
 use trailhound_core::detect::Engine;
 use trailhound_core::geo::Geo;
 use trailhound_core::ingest::ObjectRef;
 use trailhound_core::pipeline::Pipeline;
-use trailhound_core::state::MemoryStore;
+use trailhound_core::record::cloudtrail::CtRecord;
+use trailhound_core::record::split::{Piece, Splitter};
+use trailhound_core::state::{MemoryStore, Store};
+use trailhound_samples::bench::Case;
 
-const KEY: &str = "AWSLogs/111122223333/CloudTrail/us-east-1/2026/10/01/111122223333_CloudTrail_us-east-1_20261001T0000Z_bench.json.gz";
-
-/// A realistic mix: Bedrock invocations by app roles, S3 data events, console and CLI calls.
-fn record(i: u64, out: &mut String) {
-    let t = 1_790_000_000 + i / 20; // ~20 events per second
-    let ts = trailhound_core::time::format(t as i64);
-    let role = [
-        "support-bot-role",
-        "summarizer-role",
-        "etl-role",
-        "web-role",
-    ][(i % 4) as usize];
-    let ip = format!("54.{}.{}.{}", 80 + i % 7, (i / 7) % 250, 1 + i % 200);
-    let (source, name, params) = match i % 5 {
-        0 | 1 => (
-            "bedrock.amazonaws.com",
-            "InvokeModel",
-            r#"{"modelId":"anthropic.claude-3-5-sonnet-20240620-v1:0"}"#.to_string(),
-        ),
-        2 => (
-            "s3.amazonaws.com",
-            "GetObject",
-            format!(
-                r#"{{"bucketName":"acme-app-assets","Host":"acme-app-assets.s3.us-east-1.amazonaws.com","key":"static/img/{i}.png"}}"#
-            ),
-        ),
-        3 => (
-            "ec2.amazonaws.com",
-            "DescribeInstances",
-            r#"{"instancesSet":{},"filterSet":{}}"#.to_string(),
-        ),
-        _ => ("sts.amazonaws.com", "GetCallerIdentity", "null".to_string()),
-    };
-    out.push_str(&format!(
-        r#"{{"eventVersion":"1.09","userIdentity":{{"type":"AssumedRole","principalId":"AROAEXAMPLE:botocore-session-{s}","arn":"arn:aws:sts::111122223333:assumed-role/{role}/botocore-session-{s}","accountId":"111122223333","accessKeyId":"ASIAEXAMPLE{k:05}","sessionContext":{{"sessionIssuer":{{"type":"Role","principalId":"AROAEXAMPLE","arn":"arn:aws:iam::111122223333:role/{role}","accountId":"111122223333","userName":"{role}"}},"attributes":{{"creationDate":"{ts}","mfaAuthenticated":"false"}}}}}},"eventTime":"{ts}","eventSource":"{source}","eventName":"{name}","awsRegion":"us-east-1","sourceIPAddress":"{ip}","userAgent":"Boto3/1.35.50 md/Botocore#1.35.50 ua/2.0 os/linux#6.8.0-1016-aws md/arch#x86_64 lang/python#3.12.3 md/pyimpl#CPython cfg/retry-mode#legacy Botocore/1.35.50","requestParameters":{params},"responseElements":null,"requestID":"{i:08x}-1ef0-4460-97af-26528a80b511","eventID":"{i:08x}-eef1-4d64-9620-77af8f372ae7","readOnly":true,"eventType":"AwsApiCall","managementEvent":true,"recipientAccountId":"111122223333","eventCategory":"Management","tlsDetails":{{"tlsVersion":"TLSv1.3","cipherSuite":"TLS_AES_128_GCM_SHA256","clientProvidedHostHeader":"{host}"}}}}"#,
-        s = t / 3600,
-        k = i % 1000,
-        host = source.replace(".amazonaws.com", ".us-east-1.amazonaws.com"),
-    ));
+fn data() -> Vec<Case> {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
+    trailhound_samples::bench::ensure(&root.join("target/bench-data"), false)
+        .expect("generating the benchmark data under target/bench-data")
 }
 
-/// Writes (once) and returns the gzip file and its inflated size.
-pub fn bench_file() -> (PathBuf, u64, u64) {
-    let mb: u64 = std::env::var("TRAILHOUND_BENCH_MB")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(100);
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench-data");
-    let path = dir.join(format!("cloudtrail-{mb}MB.json.gz"));
-    let meta = dir.join(format!("cloudtrail-{mb}MB.meta"));
-    if let (true, Ok(m)) = (path.exists(), std::fs::read_to_string(&meta)) {
-        let mut it = m.split_whitespace().map(|v| v.parse::<u64>().unwrap());
-        return (path, it.next().unwrap(), it.next().unwrap());
-    }
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut enc = flate2::write::GzEncoder::new(
-        std::fs::File::create(&path).unwrap(),
-        flate2::Compression::default(),
-    );
-    let mut written = 0u64;
-    let mut n = 0u64;
-    let mut buf = String::with_capacity(4096);
-    enc.write_all(b"{\"Records\":[").unwrap();
-    while written < mb * 1_000_000 {
-        buf.clear();
-        if n > 0 {
-            buf.push(',');
-        }
-        record(n, &mut buf);
-        enc.write_all(buf.as_bytes()).unwrap();
-        written += buf.len() as u64;
-        n += 1;
-    }
-    enc.write_all(b"]}").unwrap();
-    enc.finish().unwrap();
-    std::fs::write(&meta, format!("{} {}", written + 14, n)).unwrap();
-    (path, written + 14, n)
+fn case<'a>(cases: &'a [Case], name: &str) -> &'a Case {
+    cases
+        .iter()
+        .find(|c| c.name == name)
+        .expect("case in manifest")
 }
 
-fn benches(c: &mut Criterion) {
-    let (path, inflated, records) = bench_file();
-    let raw = std::fs::read(&path).unwrap();
-    eprintln!(
-        "bench file {}: {} MB gzip, {} MB inflated, {records} records",
-        path.display(),
-        raw.len() / 1_000_000,
-        inflated / 1_000_000
-    );
-    let geo_path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("geo/country.mmdb");
-    let geo = if geo_path.exists() {
-        Geo::open(&geo_path).unwrap()
+/// The object key (relative to the case folder, as replay would see it) and its bytes.
+fn object(c: &Case) -> (ObjectRef, Vec<u8>) {
+    let key = c
+        .path
+        .to_string_lossy()
+        .split_once("/AWSLogs/")
+        .map(|(_, k)| format!("AWSLogs/{k}"))
+        .expect("a key under AWSLogs/");
+    (
+        ObjectRef::s3("bench", &key, "etag"),
+        std::fs::read(&c.path).expect("reading the bench file"),
+    )
+}
+
+fn geo() -> Geo {
+    let p = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../geo/country.mmdb");
+    if p.exists() {
+        Geo::open(&p).expect("geo database")
     } else {
         Geo::none()
-    };
-    let engine = Engine::defaults(7 * 86_400).unwrap();
-    let pipeline = Pipeline {
-        engine: &engine,
-        geo: &geo,
+    }
+}
+
+/// Cuts the records out of a CloudTrail document and parses each; returns the count.
+fn split_parse(raw: &[u8]) -> u64 {
+    let r = trailhound_core::ingest::inflate::open(raw, u64::MAX).unwrap();
+    let mut s = Splitter::new(r, 1 << 20);
+    assert!(s.expect(b'{').unwrap());
+    assert_eq!(s.key().unwrap().as_deref(), Some("Records"));
+    assert!(s.expect(b':').unwrap() && s.expect(b'[').unwrap());
+    let mut n = 0;
+    loop {
+        match s.value().unwrap() {
+            Some(Piece::Record(b)) => {
+                let rec: CtRecord = serde_json::from_slice(b).unwrap();
+                std::hint::black_box(&rec);
+                n += 1;
+            }
+            Some(_) => {}
+            None => break,
+        }
+        if !s.expect(b',').unwrap() {
+            break;
+        }
+    }
+    n
+}
+
+fn pipeline<'a>(engine: &'a Engine, geo: &'a Geo) -> Pipeline<'a> {
+    Pipeline {
+        engine,
+        geo,
         limits: Default::default(),
         since: None,
         until: None,
         newest_allowed: None,
-    };
-    let object = ObjectRef::s3("bench", KEY, "etag");
+    }
+}
 
-    let mut g = c.benchmark_group("cloudtrail-100MB");
-    g.sample_size(10);
-    g.throughput(Throughput::Bytes(inflated));
-    g.bench_function("inflate-only", |b| {
+fn stages(c: &mut Criterion, cases: &[Case], engine: &Engine, geo: &Geo) {
+    let small = case(cases, "callgrind");
+    let (obj, raw) = object(small);
+    let p = pipeline(engine, geo);
+    let (_, acts) = p.decode(&obj, &raw[..]).unwrap();
+    assert_eq!(acts.len() as u64, small.records);
+    let keys = engine.entity_keys(&acts);
+
+    let mut g = c.benchmark_group("realistic-2MB");
+    g.throughput(Throughput::Bytes(small.inflated_bytes));
+    g.bench_function("inflate", |b| {
         b.iter(|| {
             let mut r = trailhound_core::ingest::inflate::open(&raw[..], u64::MAX).unwrap();
             std::io::copy(&mut r, &mut std::io::sink()).unwrap()
         })
     });
-    // The naive way, for the ratio: the whole document through serde_json::from_reader.
-    g.bench_function("baseline-from_reader-value", |b| {
+    g.bench_function("split+parse", |b| {
+        b.iter(|| assert_eq!(split_parse(&raw), small.records))
+    });
+    g.bench_function("decode+normalize", |b| {
+        b.iter(|| p.decode(&obj, &raw[..]).unwrap().1.len())
+    });
+    g.bench_function("state-load-commit", |b| {
         b.iter(|| {
-            let r = trailhound_core::ingest::inflate::open(&raw[..], u64::MAX).unwrap();
-            let v: serde_json::Value = serde_json::from_reader(r).unwrap();
-            v["Records"].as_array().map(|a| a.len()).unwrap_or(0)
+            let store = MemoryStore::new();
+            let snap = futures::executor::block_on(store.load(&obj, &keys)).unwrap();
+            futures::executor::block_on(store.commit(&obj, &snap, &snap.states, &[])).unwrap();
         })
     });
+    let store = MemoryStore::new();
+    let snap = futures::executor::block_on(store.load(&obj, &keys)).unwrap();
+    g.bench_function("detect", |b| {
+        b.iter(|| {
+            let mut states = snap.states.clone();
+            engine.apply_counted(&mut states, &acts, &obj).0.len()
+        })
+    });
+    g.finish();
+}
+
+fn whole(c: &mut Criterion, group: &str, case: &Case, engine: &Engine, geo: &Geo) {
+    let (obj, raw) = object(case);
+    let p = pipeline(engine, geo);
+    let mut g = c.benchmark_group(group);
+    g.sample_size(10);
+    g.throughput(Throughput::Bytes(case.inflated_bytes));
     g.bench_function("decode", |b| {
         b.iter(|| {
-            let (d, acts) = pipeline.decode(&object, &raw[..]).unwrap();
-            assert_eq!(d.records, records);
+            let (d, acts) = p.decode(&obj, &raw[..]).unwrap();
+            assert_eq!(d.records, case.records);
             acts.len()
         })
     });
     g.bench_function("decode+detect", |b| {
         b.iter(|| {
             let store = MemoryStore::new();
-            let (_, acts) = pipeline.decode(&object, &raw[..]).unwrap();
-            futures::executor::block_on(pipeline.apply(&store, &object, &acts, |_| true))
+            let (_, acts): (_, Vec<Activity>) = p.decode(&obj, &raw[..]).unwrap();
+            futures::executor::block_on(p.apply(&store, &obj, &acts, |_| true))
                 .unwrap()
                 .findings
                 .len()
         })
     });
     g.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    let cases = data();
+    let engine = Engine::defaults(7 * 86_400).unwrap();
+    let geo = geo();
+    stages(c, &cases, &engine, &geo);
+    whole(
+        c,
+        "cloudtrail-100MB",
+        case(&cases, "cloudtrail"),
+        &engine,
+        &geo,
+    );
+    whole(c, "uniform-100MB", case(&cases, "uniform"), &engine, &geo);
 }
 
 criterion_group!(decode, benches);
