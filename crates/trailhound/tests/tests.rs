@@ -19,6 +19,7 @@ mod lambda_publish;
 mod lambda_replay_s3;
 mod lambda_runtime;
 mod lambda_state;
+mod parallel;
 mod public_data;
 mod report;
 mod samples;

@@ -1,0 +1,126 @@
+//! `replay --jobs N`: objects decoded on N threads are applied in key-time order, so the
+//! findings (and every counter of the summary) are those of `--jobs 1`; `--decode-only`
+//! reads and counts the same records but raises nothing.
+
+use crate::support::common;
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn replay(args: &[&str], path: &Path) -> Output {
+    let geo = common::geoip();
+    Command::new(env!("CARGO_BIN_EXE_trailhound"))
+        .args(["replay", "--no-progress", "--format", "jsonl", "--geoip"])
+        .arg(geo)
+        .args(args)
+        .arg(path)
+        .current_dir(common::repo())
+        .env_remove("AWS_LAMBDA_RUNTIME_API")
+        .output()
+        .expect("the binary runs")
+}
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// The summary's first line (counts); the second has the timing.
+fn counts(out: &Output) -> String {
+    let err = text(&out.stderr);
+    err.lines()
+        .find(|l| l.starts_with("objects read"))
+        .unwrap_or_else(|| panic!("no summary in: {err}"))
+        .to_string()
+}
+
+/// The finding lines' ids, for short assertion messages.
+fn ids(out: &Output) -> Vec<String> {
+    text(&out.stdout)
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).expect("a JSON line");
+            format!("{} {}", v["detector"], v["id"])
+        })
+        .collect()
+}
+
+#[test]
+fn jobs_give_the_same_findings_on_the_samples() {
+    let samples = common::repo().join("samples");
+    let one = replay(&["--jobs", "1"], &samples);
+    assert_eq!(one.status.code(), Some(0), "{}", text(&one.stderr));
+    assert!(ids(&one).len() >= 5, "{:?}", ids(&one));
+    for jobs in ["2", "3", "8"] {
+        let many = replay(&["--jobs", jobs], &samples);
+        assert_eq!(many.status.code(), Some(0), "{}", text(&many.stderr));
+        assert_eq!(ids(&many), ids(&one), "--jobs {jobs}");
+        assert!(
+            many.stdout == one.stdout,
+            "--jobs {jobs}: same ids, different findings"
+        );
+        assert_eq!(counts(&many), counts(&one), "--jobs {jobs}");
+    }
+}
+
+#[test]
+fn jobs_give_the_same_findings_on_a_generated_archive() {
+    // 192 objects of the many-small-objects benchmark shape (thousands of principals, one
+    // hour): with no learning period the baseline detectors fire, and what they raise
+    // depends on the order state is updated in.
+    let dir = tempfile::tempdir().unwrap();
+    let case = trailhound_samples::bench::small_archive(dir.path(), 1).unwrap();
+    assert_eq!(case.objects, 192);
+    let one = replay(&["--jobs", "1", "--learning", "0s"], dir.path());
+    assert_eq!(one.status.code(), Some(0), "{}", text(&one.stderr));
+    let findings = text(&one.stdout).lines().count();
+    assert!(findings > 10, "{findings} findings: {}", counts(&one));
+    assert!(
+        counts(&one).starts_with(&format!(
+            "objects read 192 (cloudtrail 192); skipped 0 (none); failed 0 (none); records {}",
+            case.records
+        )),
+        "{}",
+        counts(&one)
+    );
+    for jobs in ["2", "5"] {
+        let many = replay(&["--jobs", jobs, "--learning", "0s"], dir.path());
+        assert_eq!(many.status.code(), Some(0), "{}", text(&many.stderr));
+        assert_eq!(ids(&many), ids(&one), "--jobs {jobs}");
+        assert!(
+            many.stdout == one.stdout,
+            "--jobs {jobs}: same ids, different findings"
+        );
+        assert_eq!(counts(&many), counts(&one), "--jobs {jobs}");
+    }
+}
+
+#[test]
+fn decode_only_reads_every_record_and_raises_nothing() {
+    let samples = common::repo().join("samples");
+    let full = replay(&[], &samples);
+    let only = replay(&["--decode-only", "--jobs", "2"], &samples);
+    assert_eq!(only.status.code(), Some(0), "{}", text(&only.stderr));
+    assert_eq!(text(&only.stdout), "");
+    let records = |s: &str| {
+        s.split("; records ")
+            .nth(1)
+            .map(|r| r.split(';').next().unwrap().to_string())
+    };
+    assert_eq!(records(&counts(&only)), records(&counts(&full)));
+    assert!(
+        counts(&only).contains("findings 0 (none)"),
+        "{}",
+        counts(&only)
+    );
+}
+
+#[test]
+fn jobs_zero_is_a_usage_error() {
+    let out = replay(&["--jobs", "0"], &common::repo().join("samples"));
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        text(&out.stderr).contains("--jobs"),
+        "{}",
+        text(&out.stderr)
+    );
+}
