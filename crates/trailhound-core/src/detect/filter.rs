@@ -27,7 +27,21 @@
 //!
 //! [match.exclude]                               # leaves out what this (a filter) matches
 //! model_ids = ["amazon.titan-*"]
+//!
+//! [[match.any_of]]                              # OR: at least one group must match
+//! event_names = ["CreateModelCustomizationJob"] # (each group is a filter like [match])
+//! params = [{ path = "requestParameters.trainingDataConfig.s3Uri", exists = true }]
+//! [[match.any_of]]
+//! event_names = ["CreateTrainingJob"]
+//! params = [{ path = "requestParameters.inputDataConfig[*].dataSource.s3DataSource.s3Uri", exists = true }]
 //! ```
+//!
+//! Order of evaluation: the positive fields (cheapest first), then the `params`
+//! predicates, then `any_of` (groups in order, the first that matches wins), and only then
+//! `exclude`: an activity the positive part rejects never reaches the exclusion. Paths are
+//! extracted at decode only for the event names that can reach them: a group's or an
+//! exclusion's paths for the events named by the filter, else by the group or exclusion
+//! itself (`None`: any).
 //!
 //! Access key kinds: `long-term` is an IAM user's key (`AKIA…`), `temporary` an STS session
 //! key (`ASIA…`), `bedrock-api-key` a call authenticated with an Amazon Bedrock API key.
@@ -97,6 +111,9 @@ pub struct FilterSpec {
     /// Activity this filter leaves out.
     #[serde(default)]
     pub exclude: Option<Box<FilterSpec>>,
+    /// Groups of which at least one must match (OR); each is a filter like `[match]`.
+    #[serde(default)]
+    pub any_of: Option<Vec<FilterSpec>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -193,6 +210,8 @@ struct Compiled {
     guardrail_intervened: Option<bool>,
     secret_found: Option<bool>,
     params: Vec<Predicate>,
+    /// Empty: no OR groups.
+    any_of: Vec<Filter>,
     exclude: Option<Filter>,
     /// Every path the detector reads (its predicates, and what its kind added), with the
     /// event names it is needed for (`None`: any).
@@ -256,7 +275,12 @@ impl Filter {
             (Some(ErrorCodes::List(l)), _) => Errors::Codes(Patterns::new(l)),
         };
         let event_names = Patterns::new(&s.event_names);
-        let scope = event_names.exact();
+        // No event names: any event (`exact` of an empty list is `Some([])`, no event).
+        let scope = if event_names.is_empty() {
+            None
+        } else {
+            event_names.exact()
+        };
         let mut params = Vec::new();
         let mut declared = Vec::new();
         for p in &s.params {
@@ -281,13 +305,39 @@ impl Filter {
             });
             declared.push((path, scope.clone()));
         }
+        // A group's or an exclusion's paths are read on the events this filter lets
+        // through, or (when it names none exactly) on those the group names.
+        let inner_scope = |f: &Filter, own: &Option<Vec<String>>| {
+            scope.clone().or_else(|| f.event_names()).or(own.clone())
+        };
+        let mut any_of = Vec::new();
+        if let Some(groups) = &s.any_of {
+            if groups.is_empty() {
+                return Err(err(
+                    "any_of",
+                    "an empty list matches nothing: remove it or add groups".into(),
+                ));
+            }
+            for (i, g) in groups.iter().enumerate() {
+                let f = Filter::compile(g, &format!("{at}.any_of[{i}]"))?;
+                if f.matches_everything() {
+                    return Err(err(
+                        &format!("any_of[{i}]"),
+                        "the group has no condition, so it matches everything: give it fields or params".into(),
+                    ));
+                }
+                for (p, own) in &f.0.declared {
+                    declared.push((p.clone(), inner_scope(&f, own)));
+                }
+                any_of.push(f);
+            }
+        }
         let exclude = match &s.exclude {
             Some(x) => {
                 let at = format!("{at}.exclude");
                 let f = Filter::compile(x, &at)?;
-                // The exclusion reads its paths on the events this filter lets through.
-                for (p, _) in &f.0.declared {
-                    declared.push((p.clone(), scope.clone()));
+                for (p, own) in &f.0.declared {
+                    declared.push((p.clone(), inner_scope(&f, own)));
                 }
                 Some(f)
             }
@@ -307,9 +357,30 @@ impl Filter {
             guardrail_intervened: s.guardrail_intervened,
             secret_found: s.secret_found,
             params,
+            any_of,
             exclude,
             declared,
         })))
+    }
+
+    /// Whether the filter has no condition at all.
+    fn matches_everything(&self) -> bool {
+        let c = &*self.0;
+        c.sources.is_empty()
+            && c.event_sources.is_empty()
+            && c.event_names.is_empty()
+            && matches!(c.errors, Errors::Either)
+            && c.regions.is_empty()
+            && c.principals.is_empty()
+            && c.principal_types.is_empty()
+            && c.user_agents.is_empty()
+            && c.model_ids.is_empty()
+            && c.access_keys.is_empty()
+            && c.guardrail_intervened.is_none()
+            && c.secret_found.is_none()
+            && c.params.is_empty()
+            && c.any_of.is_empty()
+            && c.exclude.is_none()
     }
 
     pub fn matches(&self, a: &Activity) -> bool {
@@ -337,6 +408,7 @@ impl Filter {
             && opt(&c.user_agents, a.user_agent.as_deref())
             && opt(&c.model_ids, a.model_id.as_deref())
             && c.params.iter().all(|p| p.holds(a))
+            && (c.any_of.is_empty() || c.any_of.iter().any(|g| g.matches(a)))
             && c.exclude.as_ref().is_none_or(|x| !x.matches(a))
     }
 
@@ -414,4 +486,138 @@ pub fn declared_paths<'a>(specs: impl IntoIterator<Item = &'a Spec>) -> Arc<Path
             .into_iter()
             .flat_map(|s| s.filter.declared().iter().cloned()),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn filter(toml_text: &str) -> Result<Filter, String> {
+        let s: FilterSpec = toml::from_str(toml_text).map_err(|e| e.message().to_string())?;
+        Filter::compile(&s, "match")
+    }
+
+    fn with(event: &str, path: &str, v: &str) -> Activity {
+        let mut a = Activity::new(0, Source::Cloudtrail, "arn:aws:iam::111122223333:user/a");
+        a.event_name = event.into();
+        let id = JsonPath::parse(path).unwrap().id();
+        a.params.push((id, Scalar::Str(v.into())));
+        a
+    }
+
+    const TRAIN: &str = "requestParameters.trainingDataConfig.s3Uri";
+    const INPUT: &str = "requestParameters.inputDataConfig[*].dataSource.s3DataSource.s3Uri";
+
+    const ANY_OF: &str = r#"
+event_sources = ["bedrock.amazonaws.com", "sagemaker.amazonaws.com"]
+[[any_of]]
+event_names = ["CreateModelCustomizationJob"]
+params = [{ path = "requestParameters.trainingDataConfig.s3Uri", glob = "s3://*" }]
+[[any_of]]
+params = [{ path = "requestParameters.inputDataConfig[*].dataSource.s3DataSource.s3Uri", exists = true }]
+"#;
+
+    #[test]
+    fn any_of_is_an_or_of_groups() {
+        let f = filter(ANY_OF).unwrap();
+        let src = |mut a: Activity, s: &str| {
+            a.event_source = s.into();
+            a
+        };
+        let bedrock = "bedrock.amazonaws.com";
+        let train = src(
+            with("CreateModelCustomizationJob", TRAIN, "s3://b/p/"),
+            bedrock,
+        );
+        let input = src(
+            with("CreateTrainingJob", INPUT, "s3://b/x"),
+            "sagemaker.amazonaws.com",
+        );
+        // The first group names its event: the training path on another event is not it.
+        let wrong_event = src(with("CreateTrainingJob", TRAIN, "s3://b/p/"), bedrock);
+        let neither = src(
+            with("CreateModelCustomizationJob", TRAIN, "file:///x"),
+            bedrock,
+        );
+        let other_source = with("CreateModelCustomizationJob", TRAIN, "s3://b/p/");
+        assert_eq!(
+            [&train, &input, &wrong_event, &neither, &other_source].map(|a| f.matches(a)),
+            [true, true, false, false, false]
+        );
+        // Paths: the named group's on its event, the unnamed group's on any.
+        let declared: Vec<(String, Option<Vec<String>>)> = f
+            .declared()
+            .iter()
+            .map(|(p, e)| (p.text.clone(), e.clone()))
+            .collect();
+        assert_eq!(
+            declared,
+            [
+                (
+                    TRAIN.to_string(),
+                    Some(vec!["CreateModelCustomizationJob".to_string()])
+                ),
+                (INPUT.to_string(), None),
+            ]
+        );
+    }
+
+    #[test]
+    fn exclusion_paths_are_scoped_to_the_events_that_reach_them() {
+        let f = filter(
+            r#"
+event_names = ["CreateTrainingJob"]
+[exclude]
+params = [{ path = "requestParameters.roleArn", glob = "*:role/trusted-*" }]
+"#,
+        )
+        .unwrap();
+        assert_eq!(
+            f.declared()[0].1,
+            Some(vec!["CreateTrainingJob".to_string()])
+        );
+        let trusted = with(
+            "CreateTrainingJob",
+            "requestParameters.roleArn",
+            "arn:aws:iam::1:role/trusted-ml",
+        );
+        let other = with(
+            "CreateTrainingJob",
+            "requestParameters.roleArn",
+            "arn:aws:iam::1:role/x",
+        );
+        assert_eq!([&trusted, &other].map(|a| f.matches(a)), [false, true]);
+        // An exclusion that names its events is extracted only on them.
+        let f = filter(
+            r#"
+[exclude]
+event_names = ["GetObject"]
+params = [{ path = "requestParameters.key", glob = "public/*" }]
+"#,
+        )
+        .unwrap();
+        assert_eq!(f.declared()[0].1, Some(vec!["GetObject".to_string()]));
+    }
+
+    #[test]
+    fn malformed_any_of_is_an_error_naming_the_field() {
+        assert_eq!(
+            filter("any_of = []").unwrap_err(),
+            "`match.any_of`: an empty list matches nothing: remove it or add groups"
+        );
+        assert_eq!(
+            filter("[[any_of]]\nevent_names = [\"A\"]\n[[any_of]]\n").unwrap_err(),
+            "`match.any_of[1]`: the group has no condition, so it matches everything: give it fields or params"
+        );
+        let e = filter("[[any_of]]\nparams = [{ path = \"requestParameters.x\" }]").unwrap_err();
+        assert_eq!(
+            e,
+            "`match.any_of[0].params`: `requestParameters.x`: give exactly one of equals, glob, exists"
+        );
+        assert!(
+            filter("[[any_of]]\nevent_namez = [\"A\"]")
+                .unwrap_err()
+                .contains("event_namez")
+        );
+    }
 }
