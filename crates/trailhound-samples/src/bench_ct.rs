@@ -190,7 +190,7 @@ impl Cast {
                 kind: Kind::App,
                 identity,
                 ip: ips[rng.index(250)].clone(),
-                ua: *rng.pick(&SDK_UAS),
+                ua: SDK_UAS[rng.index(SDK_UAS.len())],
             });
         }
         for i in 0..300usize {
@@ -204,7 +204,7 @@ impl Cast {
                 kind: Kind::User,
                 identity,
                 ip: ips[250 + rng.index(150)].clone(),
-                ua: *rng.pick(&HUMAN_UAS),
+                ua: HUMAN_UAS[rng.index(HUMAN_UAS.len())],
             });
         }
         for i in 0..300usize {
@@ -221,7 +221,7 @@ impl Cast {
                 kind: Kind::Sso,
                 identity,
                 ip: ips[250 + rng.index(150)].clone(),
-                ua: *rng.pick(&HUMAN_UAS),
+                ua: HUMAN_UAS[rng.index(HUMAN_UAS.len())],
             });
         }
         for s in SERVICES {

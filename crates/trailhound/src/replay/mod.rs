@@ -169,8 +169,8 @@ pub async fn run(opts: &Options) -> anyhow::Result<Output> {
         until: opts.until,
         newest_allowed,
     };
-    let mut decoded = parallel::Ordered::start(setup, objects.clone(), jobs);
-    while let Some((obj, result)) = decoded.next() {
+    let decoded = parallel::Ordered::start(setup, objects.clone(), jobs);
+    for (obj, result) in decoded {
         bar.set_message(obj.object.key.rsplit('/').next().unwrap_or("").to_string());
         process_local(
             &pipeline,
@@ -184,7 +184,6 @@ pub async fn run(opts: &Options) -> anyhow::Result<Output> {
         .await?;
         bar.inc(1);
     }
-    drop(decoded);
     #[cfg(feature = "s3")]
     if let Some(remote) = &remote {
         remote

@@ -113,9 +113,13 @@ impl Ordered {
             threads,
         }
     }
+}
+
+impl Iterator for Ordered {
+    type Item = (LocalObject, DecodeResult);
 
     /// The next object in list order and its decode result (blocks until it is decoded).
-    pub fn next(&mut self) -> Option<(LocalObject, DecodeResult)> {
+    fn next(&mut self) -> Option<(LocalObject, DecodeResult)> {
         let i = self.next;
         let obj = self.objects.get(i)?.clone();
         self.next += 1;
