@@ -84,8 +84,9 @@ def test_function_environment(sam, cdk):
     s = norm(sam["Resources"]["Function"]["Properties"]["Environment"])
     assert s == norm(cdk["Resources"]["Function"]["Properties"]["Environment"])
     assert sorted(s["Variables"]) == [
-        "RUST_LOG", "TRAILHOUND_DETECTORS", "TRAILHOUND_GEOIP", "TRAILHOUND_LEARNING_DAYS",
-        "TRAILHOUND_MIN_SEVERITY", "TRAILHOUND_TABLE", "TRAILHOUND_TOPIC_ARN",
+        "RUST_LOG", "TRAILHOUND_DETECTORS", "TRAILHOUND_EVENT_BUS", "TRAILHOUND_GEOIP",
+        "TRAILHOUND_LEARNING_DAYS", "TRAILHOUND_MIN_SEVERITY", "TRAILHOUND_SECURITYHUB", "TRAILHOUND_SNS_FORMAT",
+        "TRAILHOUND_TABLE", "TRAILHOUND_TOPIC_ARN",
     ]
     assert s["Variables"]["TRAILHOUND_GEOIP"] == "/opt/geo/country.mmdb"
 
@@ -107,7 +108,7 @@ def test_alarms(sam, cdk):
 FUNCTION_ACTIONS = {
     "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem",
     "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
-    "kms:Decrypt", "kms:GenerateDataKey*", "logs:CreateLogStream", "logs:PutLogEvents",
+    "events:PutEvents", "securityhub:BatchImportFindings", "kms:Decrypt", "kms:GenerateDataKey*", "logs:CreateLogStream", "logs:PutLogEvents",
     "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "sns:Publish",
     "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:SendMessage",
 }

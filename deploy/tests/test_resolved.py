@@ -139,6 +139,11 @@ def test_eventbridge_mode_defaults(template):
     assert stack.resource("EmailSubscription") is None and stack.resource("EndpointSubscription") is None
     assert stack.resource("ErrorsAlarm")["AlarmActions"] == ["<Topic>"]
     assert stack.resource("Function")["Environment"]["Variables"]["TRAILHOUND_DETECTORS"] == ""
+    # The optional sinks are off: no grant, and the function is told so.
+    assert stack.statement("FunctionPolicy", "ImportFindings") is None
+    assert stack.statement("FunctionPolicy", "PutFindingEvents") is None
+    env = stack.resource("Function")["Environment"]["Variables"]
+    assert (env["TRAILHOUND_SECURITYHUB"], env["TRAILHOUND_EVENT_BUS"], env["TRAILHOUND_SNS_FORMAT"]) == ("false", "", "default")
 
 
 @pytest.mark.parametrize("timeout,visibility", [("60", "360"), ("300", "1800"), ("900", "5400")])
@@ -173,3 +178,20 @@ def test_optional_settings(template):
     assert key_sids == ["AccountRootAdministers", "FunctionPublishes"]
     https = Stack(template, {**BASE, "AlertEndpoint": "https://hooks.example.com/trailhound"})
     assert (https.resource("EndpointSubscription")["Protocol"], https.resource("EndpointSubscription")["RawMessageDelivery"]) == ("https", False)
+
+
+@pytest.mark.parametrize("bus,bus_arn", [
+    ("security-findings", "arn:aws:events:us-east-1:111122223333:event-bus/security-findings"),
+    ("arn:aws:events:eu-west-1:444455556666:event-bus/central", "arn:aws:events:eu-west-1:444455556666:event-bus/central"),
+])
+def test_sinks(template, bus, bus_arn):
+    stack = Stack(template, {**BASE, "SecurityHub": "true", "EventBusName": bus, "SnsFormat": "chatbot"})
+    hub = stack.statement("FunctionPolicy", "ImportFindings")
+    assert (hub["Action"], hub["Resource"]) == (
+        "securityhub:BatchImportFindings",
+        "arn:aws:securityhub:us-east-1:111122223333:product/111122223333/default",
+    )
+    events = stack.statement("FunctionPolicy", "PutFindingEvents")
+    assert (events["Action"], events["Resource"]) == ("events:PutEvents", bus_arn)
+    env = stack.resource("Function")["Environment"]["Variables"]
+    assert (env["TRAILHOUND_SECURITYHUB"], env["TRAILHOUND_EVENT_BUS"], env["TRAILHOUND_SNS_FORMAT"]) == ("true", bus, "chatbot")

@@ -297,8 +297,9 @@ async fn a_failed_publish_errs_and_the_retry_sends_only_what_was_not_sent() {
         "twelve new countries and the updated invoke spike"
     );
 
-    // SNS down: nothing accepted, the invocation fails naming the object.
-    deps.sink.fail_next(1);
+    // SNS down (both calls of the two batches fail: a failed call does not stop the next):
+    // nothing accepted, the invocation fails naming the object.
+    deps.sink.fail_next(2);
     let err = format!(
         "{:#}",
         handle(&deps, s3_event(o3, *size3)).await.unwrap_err()

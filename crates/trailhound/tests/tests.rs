@@ -17,6 +17,8 @@ mod lambda_batch;
 mod lambda_e2e;
 mod lambda_publish;
 mod lambda_replay_s3;
+mod lambda_sinks;
+mod lambda_sinks_outbox;
 mod lambda_runtime;
 mod lambda_state;
 mod parallel;

@@ -117,6 +117,19 @@ export class TrailhoundStack extends Stack {
       type: 'String', default: 'true', allowedValues: ['true', 'false'],
       description: 'Send CloudWatch alarm state changes to the findings topic.',
     });
+    const securityHub = p('SecurityHub', {
+      type: 'String', default: 'false', allowedValues: ['true', 'false'],
+      description: "TRAILHOUND_SECURITYHUB - import findings into AWS Security Hub (ASFF, the account's default product). Security Hub must be enabled in this account and region.",
+    });
+    const eventBusName = p('EventBusName', {
+      type: 'String', default: '',
+      allowedPattern: '^$|^[A-Za-z0-9._-]{1,256}$|^arn:aws[a-z-]*:events:[a-z0-9-]+:[0-9]{12}:event-bus/[A-Za-z0-9._/-]{1,256}$',
+      description: 'TRAILHOUND_EVENT_BUS - an EXISTING EventBridge bus (name or ARN) to put each finding on (source "trailhound", detail-type "Trailhound Finding"). Empty = none.',
+    });
+    const snsFormat = p('SnsFormat', {
+      type: 'String', default: 'default', allowedValues: ['default', 'chatbot'],
+      description: "TRAILHOUND_SNS_FORMAT - chatbot = the topic's default message is an Amazon Q Developer in chat applications (AWS Chatbot) custom notification; SQS and Lambda subscribers still get the finding JSON.",
+    });
 
     const queueVisibility = new CfnMapping(this, 'QueueVisibility', {
       mapping: Object.fromEntries(TIMEOUTS.map((t) => [String(t), { Seconds: 6 * t }])),
@@ -139,6 +152,10 @@ export class TrailhoundStack extends Stack {
     const endpointIsSqs = cond('AlertEndpointIsSqs',
       Fn.conditionEquals(Fn.select(0, Fn.split(':', alertEndpoint.valueAsString)), 'arn'));
     const alarmActions = cond('AlarmActionsEnabled', Fn.conditionEquals(enableAlarmActions.valueAsString, 'true'));
+    const enableSecurityHub = cond('EnableSecurityHub', Fn.conditionEquals(securityHub.valueAsString, 'true'));
+    const hasEventBus = cond('HasEventBus', notEmpty(eventBusName.valueAsString));
+    const eventBusIsArn = cond('EventBusIsArn',
+      Fn.conditionEquals(Fn.select(0, Fn.split(':', eventBusName.valueAsString)), 'arn'));
 
     // Prefix slot i of LogPrefixes, padded with empty entries ("" = unused slot).
     const prefix = (i: number) =>
@@ -241,6 +258,9 @@ export class TrailhoundStack extends Stack {
         TRAILHOUND_GEOIP: GEOIP_PATH,
         TRAILHOUND_MIN_SEVERITY: minSeverity.valueAsString,
         TRAILHOUND_LEARNING_DAYS: learningDays.valueAsString,
+        TRAILHOUND_SECURITYHUB: securityHub.valueAsString,
+        TRAILHOUND_EVENT_BUS: eventBusName.valueAsString,
+        TRAILHOUND_SNS_FORMAT: snsFormat.valueAsString,
         RUST_LOG: logLevel.valueAsString,
       },
     });
@@ -311,6 +331,17 @@ export class TrailhoundStack extends Stack {
           },
           // Publish also authorizes PublishBatch.
           { Sid: 'PublishFindings', Effect: 'Allow', Action: 'sns:Publish', Resource: topic.ref },
+          // Security Hub: the account's own default product only.
+          ifCond(enableSecurityHub, {
+            Sid: 'ImportFindings', Effect: 'Allow', Action: 'securityhub:BatchImportFindings',
+            Resource: Fn.sub('arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:product/${AWS::AccountId}/default'),
+          }),
+          // EventBridge: the one configured bus.
+          ifCond(hasEventBus, {
+            Sid: 'PutFindingEvents', Effect: 'Allow', Action: 'events:PutEvents',
+            Resource: ifCond(eventBusIsArn, eventBusName.valueAsString,
+              Fn.sub('arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}')),
+          }),
           { Sid: 'TopicKey', Effect: 'Allow', Action: ['kms:GenerateDataKey*', 'kms:Decrypt'], Resource: key.attrArn },
           { Sid: 'DeadLetter', Effect: 'Allow', Action: 'sqs:SendMessage', Resource: dlq.queueArn },
           ifCond(isSqs, {

@@ -48,9 +48,16 @@ test('function: provided.al2023 on arm64, bootstrap handler, parameters for memo
 test('function environment: exactly the variables the Rust code reads', () => {
   const vars = resources.Function.Properties.Environment.Variables;
   assert.deepEqual(Object.keys(vars).sort(), [
-    'RUST_LOG', 'TRAILHOUND_DETECTORS', 'TRAILHOUND_GEOIP', 'TRAILHOUND_LEARNING_DAYS',
-    'TRAILHOUND_MIN_SEVERITY', 'TRAILHOUND_TABLE', 'TRAILHOUND_TOPIC_ARN',
+    'RUST_LOG', 'TRAILHOUND_DETECTORS', 'TRAILHOUND_EVENT_BUS', 'TRAILHOUND_GEOIP', 'TRAILHOUND_LEARNING_DAYS',
+    'TRAILHOUND_MIN_SEVERITY', 'TRAILHOUND_SECURITYHUB', 'TRAILHOUND_SNS_FORMAT', 'TRAILHOUND_TABLE',
+    'TRAILHOUND_TOPIC_ARN',
   ]);
+  assert.deepEqual(vars.TRAILHOUND_SECURITYHUB, { Ref: 'SecurityHub' });
+  assert.deepEqual(vars.TRAILHOUND_EVENT_BUS, { Ref: 'EventBusName' });
+  assert.deepEqual(vars.TRAILHOUND_SNS_FORMAT, { Ref: 'SnsFormat' });
+  template.hasParameter('SecurityHub', { Default: 'false', AllowedValues: ['true', 'false'] });
+  template.hasParameter('EventBusName', { Default: '' });
+  template.hasParameter('SnsFormat', { Default: 'default', AllowedValues: ['default', 'chatbot'] });
   assert.deepEqual(vars.TRAILHOUND_TOPIC_ARN, { Ref: 'Topic' });
   assert.deepEqual(vars.TRAILHOUND_TABLE, { Ref: 'StateTable' });
   assert.equal(vars.TRAILHOUND_GEOIP, GEOIP_PATH);
@@ -197,14 +204,30 @@ test('IAM: the function policy grants exactly the expected actions', () => {
   assert.deepEqual([...actions].sort(), [
     'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem',
     'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem',
-    'kms:Decrypt', 'kms:GenerateDataKey*', 'logs:CreateLogStream', 'logs:PutLogEvents',
-    's3:GetObject', 's3:GetObjectVersion', 's3:ListBucket', 'sns:Publish',
+    'events:PutEvents', 'kms:Decrypt', 'kms:GenerateDataKey*', 'logs:CreateLogStream', 'logs:PutLogEvents',
+    's3:GetObject', 's3:GetObjectVersion', 's3:ListBucket', 'securityhub:BatchImportFindings', 'sns:Publish',
     'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'sqs:SendMessage',
   ]);
   // The role itself carries no inline policy and no managed policy.
   const role = resources.FunctionRole.Properties;
   assert.equal(role.Policies, undefined);
   assert.equal(role.ManagedPolicyArns, undefined);
+});
+
+test('IAM: the sink grants exist only when the sink is enabled, scoped to the product and the bus', () => {
+  const statements = resources.FunctionPolicy.Properties.PolicyDocument.Statement as any[];
+  const guarded = (sid: string) => statements.find((st) => st['Fn::If'] && st['Fn::If'][1].Sid === sid)['Fn::If'];
+  const hub = guarded('ImportFindings');
+  assert.equal(hub[0], 'EnableSecurityHub');
+  assert.deepEqual(hub[2], { Ref: 'AWS::NoValue' });
+  assert.deepEqual(hub[1].Resource, {
+    'Fn::Sub': 'arn:${AWS::Partition}:securityhub:${AWS::Region}:${AWS::AccountId}:product/${AWS::AccountId}/default',
+  });
+  const bus = guarded('PutFindingEvents');
+  assert.equal(bus[0], 'HasEventBus');
+  assert.deepEqual(bus[1].Resource, { 'Fn::If': ['EventBusIsArn', { Ref: 'EventBusName' },
+    { 'Fn::Sub': 'arn:${AWS::Partition}:events:${AWS::Region}:${AWS::AccountId}:event-bus/${EventBusName}' }] });
+  template.hasCondition('EnableSecurityHub', { 'Fn::Equals': [{ Ref: 'SecurityHub' }, 'true'] });
 });
 
 test('IAM: the scoping check catches what it should', () => {

@@ -476,6 +476,9 @@ impl Store for DynamoStore {
             for (i, id) in chunk.iter().enumerate() {
                 names.insert(format!("#i{i}"), id.clone());
                 paths.push(format!("#p.#i{i}"));
+                // The entry's sequence number goes with it (absent on older items: fine).
+                names.insert(format!("#q{i}"), outbox::seq_attr(id));
+                paths.push(format!("#q{i}"));
             }
             self.counters.add(&self.counters.write_calls, 1);
             let r = self

@@ -1,8 +1,8 @@
 //! The outbox parts of the DynamoDB store (see [`trailhound_core::state::store`]):
 //!
-//! - on the applied-object item, `seq` (M: finding id → N, the version's sequence number,
-//!   written by `commit`) and one string set per sink, `acc_<sink>` (the finding ids that
-//!   sink accepted; `ADD` creates it);
+//! - on the applied-object item, `seq_<finding id>` (N, the version's sequence number,
+//!   written by `commit`, removed with the pending entry) and one string set per sink,
+//!   `acc_<sink>` (the finding ids that sink accepted; `ADD` creates it);
 //! - one item per published finding, `pk=fnd#<finding id>`, `sk=published`: `seq` (N, the
 //!   newest sequence number sent, only ever raised by a conditional update) and
 //!   `expires_at` (+[`OBJECT_TTL_SECS`]: no outbox entry outlives its object item).
@@ -20,6 +20,7 @@ use super::{DynamoStore, OBJECT_SK, OBJECT_TTL_SECS, object_pk};
 
 const PUBLISHED_SK: &str = "published";
 const ACCEPTED_PREFIX: &str = "acc_";
+const SEQ_PREFIX: &str = "seq_";
 
 fn published_pk(id: &str) -> String {
     bounded(format!("fnd#{id}"))
@@ -31,11 +32,14 @@ pub(super) fn with_seq(
     base: &Snapshot,
     findings: &[Finding],
 ) {
-    let seq: HashMap<String, AttributeValue> = findings
-        .iter()
-        .map(|f| (f.id.clone(), n(outbox_seq(base, f) as i64)))
-        .collect();
-    item.insert("seq".into(), AttributeValue::M(seq));
+    for f in findings {
+        item.insert(seq_attr(&f.id), n(outbox_seq(base, f) as i64));
+    }
+}
+
+/// The attribute holding a pending finding's sequence number.
+pub(super) fn seq_attr(id: &str) -> String {
+    format!("{SEQ_PREFIX}{id}")
 }
 
 impl DynamoStore {
@@ -61,10 +65,8 @@ impl DynamoStore {
                 out.insert(id.clone(), OutboxEntry::default());
             }
         }
-        if let Some(AttributeValue::M(seq)) = item.get("seq") {
-            for (id, e) in out.iter_mut() {
-                e.seq = get_n(seq, id).unwrap_or(0).max(0) as u64;
-            }
+        for (id, e) in out.iter_mut() {
+            e.seq = get_n(&item, &seq_attr(id)).unwrap_or(0).max(0) as u64;
         }
         for (name, v) in &item {
             let (Some(sink), AttributeValue::Ss(ids)) = (name.strip_prefix(ACCEPTED_PREFIX), v)

@@ -102,9 +102,9 @@ impl Publish for Sinks {
     ) -> BatchOutcome {
         match (sink, &self.securityhub, &self.eventbridge) {
             (SinkKind::SecurityHub, Some(hub), _) => {
-                hub.import(hub.documents(findings, updates)).await
+                Box::pin(hub.import(hub.documents(findings, updates))).await
             }
-            (SinkKind::EventBridge, _, Some(bus)) => bus.publish(findings).await,
+            (SinkKind::EventBridge, _, Some(bus)) => Box::pin(bus.publish(findings)).await,
             _ => BatchOutcome {
                 accepted: Vec::new(),
                 failed: findings

@@ -180,7 +180,7 @@ pub async fn process<F: Fetch, S: Store, P: Publish>(
             .iter()
             .filter(|f| applied.duplicate || deps.publishes(f))
             .collect();
-        match super::publish::publish_findings(deps, &part, &publish, inv).await {
+        match Box::pin(super::publish::publish_findings(deps, &part, &publish, inv)).await {
             Ok(k) => published += k,
             Err((k, e)) => {
                 published += k;

@@ -115,7 +115,7 @@ pub(crate) async fn publish_findings<F: Fetch, S: Store, P: Publish>(
                 out
             }
             other => {
-                let o = deps.sink.publish_other(other, &todo, &updates).await;
+                let o = Box::pin(deps.sink.publish_other(other, &todo, &updates)).await;
                 settle(
                     deps,
                     object,
@@ -131,6 +131,7 @@ pub(crate) async fn publish_findings<F: Fetch, S: Store, P: Publish>(
             }
         };
         let mut count = 0u64;
+        let mut refused: Vec<(String, String)> = Vec::new();
         for o in outcomes {
             count += o.accepted.len() as u64;
             for id in o.accepted {
@@ -143,15 +144,10 @@ pub(crate) async fn publish_findings<F: Fetch, S: Store, P: Publish>(
                     reason: why,
                 });
             }
-            if !o.failed.is_empty() {
-                let first = &o.failed[0].1;
-                errors.push(format!(
-                    "{name} refused {} findings ({}{})",
-                    o.failed.len(),
-                    first.chars().take(300).collect::<String>(),
-                    if o.failed.len() > 1 { "; ..." } else { "" }
-                ));
-            }
+            refused.extend(o.failed);
+        }
+        if !refused.is_empty() {
+            errors.push(refusal(sink, &refused));
         }
         if count > 0 {
             inv.stats.emit(Event::Published { sink: name, count });
@@ -185,6 +181,34 @@ pub(crate) async fn publish_findings<F: Fetch, S: Store, P: Publish>(
     } else {
         Err((done, errors.join("; ")))
     }
+}
+
+/// One line for what a sink refused: the ids grouped by reason (a failed call gives all
+/// of its findings one reason, with its hint), at most 3 reasons and 10 ids each.
+fn refusal(sink: SinkKind, failed: &[(String, String)]) -> String {
+    let mut by_reason: Vec<(&str, Vec<&str>)> = Vec::new();
+    for (id, why) in failed {
+        match by_reason.iter_mut().find(|(r, _)| *r == why.as_str()) {
+            Some((_, ids)) => ids.push(id),
+            None => by_reason.push((why, vec![id])),
+        }
+    }
+    let parts: Vec<String> = by_reason
+        .iter()
+        .take(3)
+        .map(|(why, ids)| {
+            let more = if ids.len() > 10 { ", ..." } else { "" };
+            let shown: Vec<&str> = ids.iter().take(10).copied().collect();
+            format!("{}{more} ({why})", shown.join(", "))
+        })
+        .collect();
+    format!(
+        "{} refused {} findings: {}{}",
+        sink.display(),
+        failed.len(),
+        parts.join("; "),
+        if by_reason.len() > 3 { "; ..." } else { "" }
+    )
 }
 
 /// Records what one sink call accepted: out of the outbox when SNS is the only sink, else

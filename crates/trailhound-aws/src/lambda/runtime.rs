@@ -197,8 +197,12 @@ async fn cold_start() -> Result<AwsDeps, ConfigError> {
 
 /// Runs the Lambda function; returns the process exit code (1 when the cold start fails).
 pub fn main() -> i32 {
+    // 16 MiB worker stacks: the Security Hub SDK's request and response types (ASFF) are
+    // large, and serializing them nests deep stack frames (a debug build needs more than 4
+    // MiB; see the `lambda_sinks` tests).
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(16 << 20)
         .build()
     {
         Ok(rt) => rt,

@@ -104,13 +104,8 @@ impl EventBridgeSink {
         for batch in batches(events) {
             let ids: Vec<String> = batch.iter().map(|e| e.id.clone()).collect();
             let entries = batch.into_iter().map(|e| e.entry).collect();
-            match self
-                .client
-                .put_events()
-                .set_entries(Some(entries))
-                .send()
-                .await
-            {
+            let sent = Box::pin(self.client.put_events().set_entries(Some(entries)).send()).await;
+            match sent {
                 Ok(out) => {
                     // Result entries are in request order.
                     for (i, id) in ids.into_iter().enumerate() {
@@ -168,7 +163,7 @@ mod tests {
         assert_eq!(e.entry.source(), Some(SOURCE));
         assert_eq!(e.entry.detail_type(), Some(DETAIL_TYPE));
         assert_eq!(e.entry.event_bus_name(), Some("trailhound-findings"));
-        assert_eq!(e.entry.resources(), [f.principal.clone()]);
+        assert_eq!(e.entry.resources(), std::slice::from_ref(&f.principal));
         let back: Finding = serde_json::from_str(e.entry.detail().unwrap()).unwrap();
         assert_eq!(back, f);
         // Evidence of quotes (escaped to twice their size) past the limit is shortened.

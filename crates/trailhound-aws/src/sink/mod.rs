@@ -25,6 +25,15 @@ pub enum SinkKind {
 }
 
 impl SinkKind {
+    /// The name people read in errors.
+    pub fn display(self) -> &'static str {
+        match self {
+            SinkKind::Sns => "SNS",
+            SinkKind::SecurityHub => "Security Hub",
+            SinkKind::EventBridge => "EventBridge",
+        }
+    }
+
     /// The name in the outbox, logs and metrics.
     pub fn name(self) -> &'static str {
         match self {

@@ -289,13 +289,15 @@ impl SecurityHubSink {
             // Security Hub reports failures by the ASFF `Id`, which is the finding id.
             let ids: Vec<String> = batch.iter().map(|(id, _)| id.clone()).collect();
             let findings = batch.into_iter().map(|(_, f)| f).collect();
-            match self
-                .client
-                .batch_import_findings()
-                .set_findings(Some(findings))
-                .send()
-                .await
-            {
+            // Boxed: the SDK's request future for these large types would crowd the stack.
+            let sent = Box::pin(
+                self.client
+                    .batch_import_findings()
+                    .set_findings(Some(findings))
+                    .send(),
+            )
+            .await;
+            match sent {
                 Ok(out) => {
                     let failed: HashMap<&str, String> = out
                         .failed_findings()
