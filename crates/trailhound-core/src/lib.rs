@@ -34,6 +34,7 @@ pub mod alert;
 
 pub mod events;
 pub mod pipeline;
+pub mod prices;
 
 #[cfg(test)]
 mod layering;

@@ -45,6 +45,8 @@ pub(crate) fn placeholders(kind: &str) -> &'static [&'static str] {
             "baseline",
             "threshold",
             "percentile",
+            "cost_usd",
+            "baseline_cost_usd",
         ],
         "new-value" => &["principal_name", "field", "value", "known"],
         "resource-readers" => &["principal_name", "bucket", "event_name", "why", "count"],

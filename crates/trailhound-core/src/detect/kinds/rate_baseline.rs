@@ -18,7 +18,16 @@
 //!
 //! Template placeholders: `{principal_name}`, `{event_name}`, `{group}`, `{observed}`,
 //! `{window}`, `{ratio}`, `{comparison}` (`44x its usual peak`, or a note when the series has
-//! no history), `{baseline}`, `{threshold}`, `{percentile}`.
+//! no history), `{baseline}`, `{threshold}`, `{percentile}`, `{cost_usd}` and
+//! `{baseline_cost_usd}` (`$12.34`, or `an unknown amount` when the model has no price).
+//!
+//! Cost (`crate::prices`, `config/prices.toml`): with `measure = "cost"` the series sums each
+//! call's estimated cost in micro-dollars (1,000,000 = $1: `min_value`, `learning_floor`
+//! and the threshold are in micro-dollars), exact per call (input, output, cache-read and
+//! cache-write tokens at the model's prices). With a token measure the evidence estimates the
+//! window's and the baseline's cost at the price mix of the call that raised the finding
+//! (its USD per token times the window's tokens): `cost_usd`, `baseline_cost_usd`,
+//! `cost_basis`; a model without a price gives `cost_note` instead.
 
 use serde::Deserialize;
 use serde_json::json;
@@ -33,7 +42,8 @@ struct Params {
     /// `none`, `model`, `event-name`, `bucket`: one series per principal and this value.
     #[serde(default = "default_group")]
     group_by: String,
-    /// `count`, `tokens` (input + output), `input-tokens`, `output-tokens`, `bytes-out`.
+    /// `count`, `tokens` (input + output), `input-tokens`, `output-tokens`, `bytes-out`,
+    /// `cost` (micro-dollars).
     #[serde(default = "default_measure")]
     measure: String,
     /// Sliding window length, e.g. `15m`.
@@ -85,6 +95,8 @@ enum Measure {
     InputTokens,
     OutputTokens,
     BytesOut,
+    /// Micro-dollars.
+    Cost,
 }
 
 pub struct RateBaseline {
@@ -128,11 +140,12 @@ impl RateBaseline {
             "input-tokens" => Measure::InputTokens,
             "output-tokens" => Measure::OutputTokens,
             "bytes-out" => Measure::BytesOut,
+            "cost" => Measure::Cost,
             m => {
                 return Err((
                     "params.measure".into(),
                     format!(
-                        "`{m}`: expected count, tokens, input-tokens, output-tokens or bytes-out"
+                        "`{m}`: expected count, tokens, input-tokens, output-tokens, bytes-out or cost"
                     ),
                 ));
             }
@@ -186,7 +199,41 @@ impl RateBaseline {
             Measure::InputTokens => a.input_tokens,
             Measure::OutputTokens => a.output_tokens,
             Measure::BytesOut => a.bytes_out,
+            Measure::Cost => call_cost(a).map(|c| (c * 1e6).round() as u64).unwrap_or(0),
         }
+    }
+
+    /// Estimated USD of `peak` and `usual` (in this detector's measure) at the price mix of
+    /// `a`, with the basis; `None` when there is no price for the call's model or the
+    /// measure is not tokens or cost.
+    fn costs(&self, a: &Activity, peak: u64, usual: u64) -> Option<(f64, f64, &'static str)> {
+        match self.measure {
+            Measure::Cost => Some((peak as f64 / 1e6, usual as f64 / 1e6, "per-call prices")),
+            Measure::Tokens | Measure::InputTokens | Measure::OutputTokens => {
+                let tokens = self.value(a);
+                let per_token = call_cost(a)? / tokens.max(1) as f64;
+                Some((
+                    peak as f64 * per_token,
+                    usual as f64 * per_token,
+                    "the price mix of the latest call",
+                ))
+            }
+            Measure::Count | Measure::BytesOut => None,
+        }
+    }
+}
+
+/// Estimated USD of one call (`None`: no model, or no price for it).
+fn call_cost(a: &Activity) -> Option<f64> {
+    let model = a.model_id.as_deref()?;
+    crate::prices::global().cost(model, crate::prices::Tokens::of(a))
+}
+
+fn usd(v: f64) -> String {
+    if v >= 100.0 {
+        format!("${}", thousands(v.round() as u64))
+    } else {
+        format!("${v:.2}")
     }
 }
 
@@ -276,6 +323,7 @@ impl Detector for RateBaseline {
                 Measure::InputTokens => "input tokens",
                 Measure::OutputTokens => "output tokens",
                 Measure::BytesOut => "bytes out",
+                Measure::Cost => "micro-USD",
             }),
         );
         ev.insert(
@@ -349,7 +397,35 @@ impl Detector for RateBaseline {
             }
             (None, _) => "with no earlier traffic to compare with".to_string(),
         };
+        let costs = self.costs(a, peak, usual);
+        match costs {
+            Some((cost, base, basis)) => {
+                ev.insert("cost_usd".into(), json!((cost * 100.0).round() / 100.0));
+                ev.insert(
+                    "baseline_cost_usd".into(),
+                    json!((base * 100.0).round() / 100.0),
+                );
+                ev.insert("cost_basis".into(), json!(basis));
+                ev.remove("cost_note");
+            }
+            None if matches!(self.measure, Measure::Count | Measure::BytesOut) => {}
+            None => {
+                ev.insert(
+                    "cost_note".into(),
+                    json!(format!(
+                        "no price for model {} in the price table: cost omitted",
+                        a.model_id.as_deref().unwrap_or("(none)")
+                    )),
+                );
+            }
+        }
+        let unknown = || "an unknown amount".to_string();
         let vars = [
+            ("cost_usd", costs.map(|c| usd(c.0)).unwrap_or_else(unknown)),
+            (
+                "baseline_cost_usd",
+                costs.map(|c| usd(c.1)).unwrap_or_else(unknown),
+            ),
             ("principal_name", principal_name(&f.principal_key)),
             ("event_name", a.event_name.to_string()),
             ("group", group.to_string()),
