@@ -62,6 +62,22 @@ fn actor(f: &Finding) -> Value {
     json!({ "user": user })
 }
 
+/// The detector as an OCSF analytic. Its kind is read from the evidence it left: a
+/// `baseline` of percentiles (rate baselines) is Statistical (3), `baseline_values` or
+/// `usual_readers` (values never seen, unusual readers) Behavioral (2), anything else a
+/// Rule (1).
+fn analytic(f: &Finding) -> Value {
+    let (type_id, type_name) = if f.evidence.contains_key("baseline") {
+        (3, "Statistical")
+    } else if f.evidence.contains_key("baseline_values") || f.evidence.contains_key("usual_readers")
+    {
+        (2, "Behavioral")
+    } else {
+        (1, "Rule")
+    };
+    json!({"uid": f.detector, "name": f.detector, "type_id": type_id, "type": type_name})
+}
+
 fn attacks(f: &Finding) -> Vec<Value> {
     output::techniques(f)
         .into_iter()
@@ -147,7 +163,7 @@ pub fn to_ocsf(f: &Finding, ctx: &OutputContext) -> Value {
         "title": f.title,
         "desc": f.description,
         "types": [f.finding_type],
-        "analytic": {"uid": f.detector, "name": f.detector, "type_id": 1, "type": "Rule"},
+        "analytic": analytic(f),
         "related_events_count": f.count,
     });
     if let Some(t) = first {
@@ -287,6 +303,22 @@ mod tests {
         assert_eq!(v["actor"]["user"]["name"], "alice");
         assert_eq!(v["actor"]["user"]["type_id"], 1);
         assert_eq!(v["actor"]["user"]["credential_uid"], "AKIAR7K2M4QQJV5SXE3D");
+        assert_eq!(
+            v["finding_info"]["analytic"],
+            json!({"uid": "impossible-travel", "name": "impossible-travel", "type_id": 1, "type": "Rule"})
+        );
+        let mut b = f.clone();
+        b.evidence.insert("baseline".into(), json!({"p50": 1}));
+        assert_eq!(
+            to_ocsf(&b, &OutputContext::default())["finding_info"]["analytic"]["type_id"],
+            3
+        );
+        b.evidence.remove("baseline");
+        b.evidence.insert("baseline_values".into(), json!(["DE"]));
+        assert_eq!(
+            to_ocsf(&b, &OutputContext::default())["finding_info"]["analytic"]["type_id"],
+            2
+        );
         assert_eq!(v["unmapped"]["trailhound_mapping"], MAPPING_VERSION);
         assert_eq!(
             v["unmapped"]["aws_threat_technique_ids"],
