@@ -245,12 +245,18 @@ def inflated_and_records(path):
         return len(data), 0
 
 
-def s3_event(key, size):
+def s3_event(key, size, etag):
     return {"Records": [{
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": REGION,
         "eventTime": "2026-10-01T01:10:00.000Z", "eventName": "ObjectCreated:Put",
-        "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": BUCKET, "arn": "arn:aws:s3:::" + BUCKET},
-               "object": {"key": urllib.parse.quote(key), "size": size, "eTag": "etag-" + str(abs(hash(key)))}},
+        "userIdentity": {"principalId": "AWS:AROAEXAMPLE:cloudtrail"},
+        "requestParameters": {"sourceIPAddress": "10.0.0.1"},
+        "responseElements": {"x-amz-request-id": "0000000000000000", "x-amz-id-2": "bench"},
+        "s3": {"s3SchemaVersion": "1.0", "configurationId": "trailhound",
+               "bucket": {"name": BUCKET, "ownerIdentity": {"principalId": "A3NL1KOZZKExample"},
+                          "arn": "arn:aws:s3:::" + BUCKET},
+               "object": {"key": urllib.parse.quote(key), "size": size, "eTag": etag,
+                          "sequencer": "0055AED6DCD90281E5"}},
     }]}
 
 
@@ -275,7 +281,9 @@ def main():
     def env_for(api, table):
         return dict(creds, PATH=os.environ.get("PATH", ""), AWS_LAMBDA_RUNTIME_API=api,
                     AWS_ENDPOINT_URL=endpoint, AWS_LAMBDA_FUNCTION_NAME="trailhound",
-                    AWS_LAMBDA_FUNCTION_MEMORY_SIZE="512", TRAILHOUND_TABLE=table,
+                    AWS_LAMBDA_FUNCTION_MEMORY_SIZE="1024", AWS_LAMBDA_FUNCTION_VERSION="$LATEST",
+                    AWS_LAMBDA_LOG_GROUP_NAME="/aws/lambda/trailhound", AWS_LAMBDA_LOG_STREAM_NAME="bench",
+                    TRAILHOUND_TABLE=table,
                     TRAILHOUND_TOPIC_ARN=topic, TRAILHOUND_GEOIP=geo, RUST_LOG="warn")
 
     def create_table(name):
@@ -311,8 +319,10 @@ def main():
         create_table(table)
         objs = list(objects(path))
         gz = inflated = records = 0
+        etags = {}
         for full, key in objs:
             s3.upload_file(full, BUCKET, key)
+            etags[key] = s3.head_object(Bucket=BUCKET, Key=key)["ETag"].strip('"')
             gz += os.path.getsize(full)
             n, r = inflated_and_records(full)
             inflated += n
@@ -329,20 +339,21 @@ def main():
         t0 = time.monotonic()
         for j, (full, key) in enumerate(objs):
             with rt.cv:
-                rt.events.append(("req-%d" % j, s3_event(key, os.path.getsize(full))))
+                rt.events.append(("req-%d" % j, s3_event(key, os.path.getsize(full), etags[key])))
                 rt.cv.notify_all()
                 while len(rt.responses) <= j:
                     rt.cv.wait(1)
         wall = time.monotonic() - t0
         cpu = proc_cpu(p.pid) - cpu0
         hwm = proc_hwm_kib(p.pid)
-        errors = [path for path, _ in rt.responses if path.endswith("/error")]
+        errors = [body for path, body in rt.responses if path.endswith("/error")]
         p.kill()
         p.wait()
         rt.server.shutdown()
         out["cases"][name] = {
             "objects": len(objs), "records": records, "gz_bytes": gz, "inflated_bytes": inflated,
             "invocation_errors": len(errors),
+            "first_error": errors[0].decode(errors="replace")[:400] if errors else None,
             "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
             "cpu_ms_per_inflated_mb": round(cpu * 1000 / (inflated / 1e6), 2),
             "peak_rss_mib": round(hwm / 1024, 1), "rss_after_cold_start_mib": round(hwm0 / 1024, 1),
