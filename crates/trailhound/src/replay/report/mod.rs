@@ -86,7 +86,7 @@ fn summary(out: &mut String, r: &Report<'_>) {
     };
     let _ = write!(
         out,
-        "<section class=\"summary\"><h2>Run summary</h2><table class=\"kv\"><tbody>\
+        "<section class=\"summary\"><h2>Run summary</h2><div class=\"cols\"><table class=\"kv\"><tbody>\
          <tr><th scope=\"row\">objects read</th><td>{objects} ({by_kind})</td></tr>\
          <tr><th scope=\"row\">objects skipped</th><td>{skipped}</td></tr>\
          <tr><th scope=\"row\">objects failed</th><td>{failed}</td></tr>\
@@ -119,7 +119,7 @@ fn summary(out: &mut String, r: &Report<'_>) {
             label.to_ascii_lowercase(),
         );
     }
-    out.push_str("</tbody></table>");
+    out.push_str("</tbody></table></div>");
     if r.series.dropped > 0 {
         let _ = write!(
             out,
@@ -135,12 +135,13 @@ fn index(out: &mut String, findings: &[Finding]) {
     for f in findings {
         let _ = write!(
             out,
-            "<tr><td><span class=\"sev sev-{cls}\">{label} {sev:.1}</span></td><td class=\"time\">{first}</td><td><code>{pk}</code></td><td><a href=\"#f-{id}\">{title}</a></td></tr>",
+            "<tr><td><span class=\"sev sev-{cls}\">{label} {sev:.1}</span></td><td class=\"time\">{first}</td><td title=\"{pk}\">{name}</td><td><a href=\"#f-{id}\">{title}</a></td></tr>",
             cls = esc(&f.severity_label.to_ascii_lowercase()),
             label = esc(&f.severity_label),
             sev = f.severity,
             first = esc(&f.first_seen),
             pk = esc(&f.principal_key),
+            name = esc(&trailhound_core::activity::principal_name(&f.principal_key)),
             id = esc(&f.id),
             title = esc(&f.title),
         );
@@ -405,7 +406,7 @@ svg .span{fill:#fbe3d6;opacity:.7}svg .band{fill:#cfe3f7;opacity:.8}svg .usual{s
 svg .threshold{stroke:var(--critical);stroke-width:1.5;stroke-dasharray:6 4}svg .observed{fill:none;stroke:#1d2330;stroke-width:1.6}\
 svg .peak{fill:var(--critical)}svg rect.key.span{fill:#fbe3d6}svg rect.key.band{fill:#cfe3f7}svg rect.key.usual{fill:#2a7a3b}\
 svg rect.key.threshold{fill:var(--critical)}svg rect.key.observed{fill:#1d2330}svg rect.key.peak{fill:var(--critical)}\
-ol.chain li{margin:3px 0}td.time,.sev{white-space:nowrap}details{margin-top:10px}summary{cursor:pointer;color:var(--muted)}";
+ol.chain li{margin:3px 0}.cols{display:flex;flex-wrap:wrap;gap:8px 40px;align-items:flex-start}.cols>table.kv{max-width:660px}section.index td:nth-child(3){max-width:260px;overflow-wrap:anywhere}td.time,.sev{white-space:nowrap}details{margin-top:10px}summary{cursor:pointer;color:var(--muted)}";
 
 #[cfg(test)]
 mod tests;
