@@ -80,6 +80,13 @@ fn yes() -> bool {
 
 /// Suppresses findings for matching activity. Every non-empty list must match (and within a
 /// list any entry may); `reason` is required so the file documents why.
+///
+/// `expires` (an RFC 3339 date `2027-03-31`, meaning its start in UTC, or date-time) ends a
+/// suppression: it applies to activity whose **event time** is before it. Event time, not
+/// the wall clock, so a replay of old logs suppresses exactly what the Lambda suppressed when
+/// the events were new, and a Lambda (whose events are minutes old) stops suppressing at the
+/// expiry. A suppression already expired by the wall clock when the file loads is reported:
+/// a warning naming the file, the suppression's reason and the date.
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Suppression {
@@ -96,6 +103,28 @@ pub struct Suppression {
     /// Globs on the user agent.
     #[serde(default)]
     pub user_agents: Vec<String>,
+    /// When the suppression stops applying (see above).
+    #[serde(default)]
+    pub expires: Option<String>,
+}
+
+impl Suppression {
+    /// `expires` in Unix seconds (`Err`: not a date or date-time).
+    pub fn expires_at(&self) -> Result<Option<i64>, String> {
+        let Some(e) = &self.expires else {
+            return Ok(None);
+        };
+        let t = if e.len() == 10 {
+            crate::time::parse(&format!("{e}T00:00:00Z"))
+        } else {
+            crate::time::parse(e)
+        };
+        t.map(Some).ok_or_else(|| {
+            format!(
+                "`{e}` is not an RFC 3339 date (2027-03-31) or date-time (2027-03-31T12:00:00Z)"
+            )
+        })
+    }
 }
 
 /// A suppression compiled for matching.
@@ -105,6 +134,8 @@ pub struct CompiledSuppression {
     cidrs: Vec<Cidr>,
     countries: Vec<String>,
     user_agents: Vec<Glob>,
+    /// Unix seconds; activity at or after it is not suppressed.
+    expires: Option<i64>,
 }
 
 impl CompiledSuppression {
@@ -131,7 +162,11 @@ impl CompiledSuppression {
             .map(|c| Cidr::parse(c))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| ("suppress.cidrs".to_string(), e))?;
+        let expires = s
+            .expires_at()
+            .map_err(|e| ("suppress.expires".to_string(), e))?;
         Ok(CompiledSuppression {
+            expires,
             principals: s.principals.iter().map(|p| Glob::new(p)).collect(),
             cidrs,
             countries: s.countries.iter().map(|c| c.to_ascii_uppercase()).collect(),
@@ -140,11 +175,12 @@ impl CompiledSuppression {
     }
 
     pub fn matches(&self, a: &Activity) -> bool {
-        (self.principals.is_empty()
-            || self
-                .principals
-                .iter()
-                .any(|g| g.is_match(&a.principal_key) || g.is_match(&a.principal)))
+        self.expires.is_none_or(|e| a.time < e)
+            && (self.principals.is_empty()
+                || self
+                    .principals
+                    .iter()
+                    .any(|g| g.is_match(&a.principal_key) || g.is_match(&a.principal)))
             && (self.cidrs.is_empty()
                 || a.source_ip
                     .is_some_and(|ip| self.cidrs.iter().any(|c| c.contains(ip))))
@@ -230,6 +266,31 @@ impl Spec {
             return Err(err("title", "must not be empty".into()));
         }
         spec.check_metadata().map_err(|(f, r)| err(&f, r))?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        for (i, s) in spec.suppress.iter().enumerate() {
+            let field = |f: &str| format!("suppress[{i}].{f}");
+            if s.reason.trim().is_empty() {
+                return Err(err(
+                    &field("reason"),
+                    "a suppression needs a reason: say why this activity is known-good".into(),
+                ));
+            }
+            let expires = s.expires_at().map_err(|e| err(&field("expires"), e))?;
+            if let Some(t) = expires
+                && t <= now
+            {
+                tracing::warn!(
+                    file,
+                    detector = %spec.id,
+                    reason = %s.reason,
+                    expires = s.expires.as_deref().unwrap_or(""),
+                    "a suppression has expired and no longer applies: renew its expires date or remove it"
+                );
+            }
+        }
         spec.tests = super::testcase::parse_all(&spec.test_tables).map_err(|(f, r)| err(&f, r))?;
         spec.test_tables = Vec::new();
         Ok(spec)
@@ -511,5 +572,48 @@ mod tests {
         assert!(Spec::parse("x.toml", &ok).is_ok());
         let (f, _) = field(&format!("{MIN}[[test]]\nname = \"n\"\nexpect = 3\n"));
         assert_eq!(f, "test[0].expect");
+    }
+
+    #[test]
+    fn suppressions_need_a_reason_and_expire_by_event_time() {
+        let sup = |body: &str| format!("{MIN}[[suppress]]\n{body}\n");
+        assert_eq!(
+            field(&sup("principals = [\"*\"]")),
+            (
+                "suppress[0].reason".to_string(),
+                "missing field `reason` (line 6)".to_string()
+            )
+        );
+        assert_eq!(
+            field(&sup("reason = \" \"\nprincipals = [\"*\"]")).0,
+            "suppress[0].reason"
+        );
+        let (f, r) = field(&sup(
+            "reason = \"r\"\nprincipals = [\"*\"]\nexpires = \"soon\"",
+        ));
+        assert_eq!(f, "suppress[0].expires");
+        assert!(r.contains("`soon` is not an RFC 3339 date"), "{r}");
+        let spec = Spec::parse(
+            "x.toml",
+            &sup("reason = \"r\"\nprincipals = [\"*\"]\nexpires = \"2026-10-02\""),
+        )
+        .unwrap();
+        let s = CompiledSuppression::compile(&spec.suppress[0]).unwrap();
+        let at = |t: &str| {
+            Activity::new(
+                crate::time::parse(t).unwrap(),
+                crate::activity::Source::Cloudtrail,
+                "arn:aws:iam::111122223333:user/a",
+            )
+        };
+        assert!(s.matches(&at("2026-10-01T23:59:59Z")));
+        assert!(!s.matches(&at("2026-10-02T00:00:00Z")));
+        let dt = Spec::parse(
+            "x.toml",
+            &sup("reason = \"r\"\nprincipals = [\"*\"]\nexpires = \"2026-10-02T12:00:00Z\""),
+        )
+        .unwrap();
+        let s = CompiledSuppression::compile(&dt.suppress[0]).unwrap();
+        assert!(s.matches(&at("2026-10-02T11:00:00Z")) && !s.matches(&at("2026-10-02T12:00:00Z")));
     }
 }
