@@ -15,8 +15,11 @@ OUT=bench/results.md
 TH=./target/release/trailhound
 [ -f geo/country.mmdb ] || echo "note: no geo/country.mmdb (run scripts/setup.sh): geo lookups are not measured" >&2
 
-echo "==> building (release)" >&2
-cargo build --release --quiet -p trailhound --bin trailhound -p trailhound-samples -p trailhound-bench-floor
+# BENCH_NO_BUILD=1: use the release binaries already built.
+if [ -z "${BENCH_NO_BUILD:-}" ]; then
+  echo "==> building (release)" >&2
+  cargo build --release --quiet -p trailhound --bin trailhound -p trailhound-samples -p trailhound-bench-floor
+fi
 echo "==> benchmark data under $DATA" >&2
 ./target/release/trailhound-samples bench ${BENCH_LARGE:+--large} "$DATA"
 
