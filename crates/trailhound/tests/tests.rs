@@ -8,6 +8,7 @@ mod support;
 mod bad_input;
 mod baselines;
 mod cli;
+mod concurrency;
 mod detectors;
 mod formats;
 mod handler;

@@ -40,6 +40,7 @@ use trailhound_core::state::{EntityState, principal_entity};
 
 mod item;
 mod outbox;
+pub mod trim;
 
 pub use item::{entity_item, entity_pk, item_size, object_pk, pack, unpack};
 use item::{get_n, key, n, now};
@@ -54,6 +55,16 @@ pub const PENDING_BUDGET: usize = 200 * 1024;
 pub const MAX_ITEM_BYTES: usize = 400 * 1024;
 pub const MAX_TRANSACT_ITEMS: usize = 100;
 pub const MAX_TRANSACT_BYTES: usize = 4 * 1024 * 1024;
+/// An entity state packed above this is trimmed ([`trim`]) rather than failing at 400 KB.
+/// Far under the limit on purpose: the rest of the item (keys, numbers) is small, but local
+/// emulators (moto) count a binary attribute by its base64 length, 4/3 of its bytes, and
+/// 280 KB stays under 400 KB either way.
+pub const ENTITY_ITEM_BUDGET: usize = 280 * 1024;
+/// What a transaction's items may total: 4 MB less a margin for DynamoDB's own accounting.
+/// Past it the largest entities of the commit are trimmed until it fits.
+pub const TRANSACT_BUDGET: usize = MAX_TRANSACT_BYTES - 96 * 1024;
+/// No entity is trimmed below this to make a transaction fit.
+const MIN_TRIM_BUDGET: usize = 8 * 1024;
 const ENTITY_SK: &str = "state";
 const OBJECT_SK: &str = "applied";
 /// Format byte of `state` and pending blobs: deflated JSON.
@@ -69,6 +80,10 @@ pub struct Counters {
     /// `TransactWriteItems` calls (commits attempted), a subset of `write_calls`.
     pub commits: AtomicU64,
     pub conflicts: AtomicU64,
+    /// Entity states trimmed to fit their item or their transaction, and the pieces
+    /// (rate series, seen values, kind entries, open findings) dropped.
+    pub trimmed_entities: AtomicU64,
+    pub trimmed_pieces: AtomicU64,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -79,6 +94,8 @@ pub struct CountersSnapshot {
     pub items_written: u64,
     pub commits: u64,
     pub conflicts: u64,
+    pub trimmed_entities: u64,
+    pub trimmed_pieces: u64,
 }
 
 impl Counters {
@@ -90,6 +107,8 @@ impl Counters {
             items_written: self.items_written.load(Ordering::Relaxed),
             commits: self.commits.load(Ordering::Relaxed),
             conflicts: self.conflicts.load(Ordering::Relaxed),
+            trimmed_entities: self.trimmed_entities.load(Ordering::Relaxed),
+            trimmed_pieces: self.trimmed_pieces.load(Ordering::Relaxed),
         }
     }
 
@@ -145,12 +164,13 @@ impl DynamoStore {
                     .build()
                     .expect("keys are set");
                 self.counters.add(&self.counters.read_calls, 1);
-                let resp = self
+                let call = self
                     .client
                     .batch_get_item()
                     .request_items(&self.table, ka)
-                    .send()
-                    .await
+                    .send();
+                let resp = crate::deadline::bounded("DynamoDB BatchGetItem", call)
+                    .await?
                     .map_err(|e| self.err("BatchGetItem", e))?;
                 for item in resp
                     .responses
@@ -204,6 +224,25 @@ impl DynamoStore {
             self.table,
             DisplayErrorContext(&e)
         )
+    }
+
+    /// Trims `state` of `entity` to `budget` packed bytes, counting and logging what went.
+    fn trim(&self, entity: &str, state: &mut EntityState, budget: usize) -> Option<trim::Trimmed> {
+        let t = trim::trim(state, budget)?;
+        self.counters.add(&self.counters.trimmed_entities, 1);
+        self.counters
+            .add(&self.counters.trimmed_pieces, t.dropped() as usize);
+        tracing::warn!(
+            entity = %entity,
+            from_bytes = t.from_bytes,
+            to_bytes = t.to_bytes,
+            rate_series = t.rate_series,
+            seen_values = t.seen_values,
+            kind_entries = t.kind_entries,
+            open_findings = t.open_findings,
+            "entity state over its item budget: trimmed (idlest series and oldest values first)"
+        );
+        Some(t)
     }
 
     fn decode_state(
@@ -377,7 +416,45 @@ impl Store for DynamoStore {
         token.update(at.to_le_bytes());
         let mut sorted: Vec<(&String, &EntityState)> = states.iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(b.0));
-        for (k, s) in sorted {
+        // Changed entities, packed (and trimmed to their item budget); then, while the
+        // transaction is over its budget, the largest trimmed further.
+        let mut changed: BTreeMap<&String, (EntityState, usize)> = BTreeMap::new();
+        for (k, s) in &sorted {
+            let unchanged = base
+                .states
+                .get(*k)
+                .is_some_and(|b| serde_json::to_vec(b).ok() == serde_json::to_vec(s).ok());
+            if !unchanged {
+                let mut s = (*s).clone();
+                self.trim(k, &mut s, ENTITY_ITEM_BUDGET);
+                let size = item::pack(&s).len();
+                changed.insert(*k, (s, size));
+            }
+        }
+        let mut obj_item = self.object_item(object, findings, at);
+        outbox::with_seq(&mut obj_item, base, findings);
+        let fixed = item_size(&obj_item) + sorted.len() * 2 * 1024;
+        loop {
+            let total: usize = fixed + changed.values().map(|(_, n)| n).sum::<usize>();
+            if total <= TRANSACT_BUDGET {
+                break;
+            }
+            let Some((k, (s, size))) = changed.iter_mut().max_by_key(|(k, (_, n))| (*n, *k)) else {
+                break;
+            };
+            let budget = size
+                .saturating_sub(total - TRANSACT_BUDGET)
+                .max(MIN_TRIM_BUDGET);
+            if budget >= *size {
+                break;
+            }
+            let k: &String = k;
+            match self.trim(k, s, budget) {
+                Some(_) => *size = item::pack(s).len(),
+                None => break,
+            }
+        }
+        for (k, _) in sorted {
             let v = base.versions.get(k).copied().unwrap_or(0);
             token.update(k.as_bytes());
             token.update(v.to_le_bytes());
@@ -389,42 +466,39 @@ impl Store for DynamoStore {
                     Some(HashMap::from([(":v".to_string(), n(v as i64))])),
                 )
             };
-            let unchanged = base
-                .states
-                .get(k)
-                .is_some_and(|b| serde_json::to_vec(b).ok() == serde_json::to_vec(s).ok());
-            let item = if unchanged {
-                let c = ConditionCheck::builder()
-                    .table_name(&self.table)
-                    .set_key(Some(key(entity_pk(k), ENTITY_SK)))
-                    .condition_expression(cond)
-                    .set_expression_attribute_values(vals)
-                    .build()
-                    .expect("fields set");
-                TransactWriteItem::builder().condition_check(c).build()
-            } else {
-                let item = entity_item(k, s, v + 1, at);
-                let size = item_size(&item);
-                if size > MAX_ITEM_BYTES {
-                    bail!(
-                        "entity {k}: its state is {} KB compressed, over DynamoDB's 400 KB item limit; this should not happen (see the worst case in the README): report it with the principal's activity volume",
-                        size / 1024
-                    );
+            let item = match changed.get(k) {
+                None => {
+                    let c = ConditionCheck::builder()
+                        .table_name(&self.table)
+                        .set_key(Some(key(entity_pk(k), ENTITY_SK)))
+                        .condition_expression(cond)
+                        .set_expression_attribute_values(vals)
+                        .build()
+                        .expect("fields set");
+                    TransactWriteItem::builder().condition_check(c).build()
                 }
-                bytes += size;
-                let p = Put::builder()
-                    .table_name(&self.table)
-                    .set_item(Some(item))
-                    .condition_expression(cond)
-                    .set_expression_attribute_values(vals)
-                    .build()
-                    .expect("fields set");
-                TransactWriteItem::builder().put(p).build()
+                Some((s, _)) => {
+                    let item = entity_item(k, s, v + 1, at);
+                    let size = item_size(&item);
+                    if size > MAX_ITEM_BYTES {
+                        bail!(
+                            "entity {k}: its state is {} KB compressed after trimming, over DynamoDB's 400 KB item limit: report it as a bug with the principal's activity volume",
+                            size / 1024
+                        );
+                    }
+                    bytes += size;
+                    let p = Put::builder()
+                        .table_name(&self.table)
+                        .set_item(Some(item))
+                        .condition_expression(cond)
+                        .set_expression_attribute_values(vals)
+                        .build()
+                        .expect("fields set");
+                    TransactWriteItem::builder().put(p).build()
+                }
             };
             items.push(item);
         }
-        let mut obj_item = self.object_item(object, findings, at);
-        outbox::with_seq(&mut obj_item, base, findings);
         bytes += item_size(&obj_item);
         let p = Put::builder()
             .table_name(&self.table)
@@ -447,13 +521,15 @@ impl Store for DynamoStore {
         let n_items = items.len();
         self.counters.add(&self.counters.write_calls, 1);
         self.counters.add(&self.counters.commits, 1);
-        let r = self
+        let call = self
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
             .client_request_token(token)
-            .send()
-            .await;
+            .send();
+        // Cut off at the deadline, the commit may or may not have happened: the object
+        // fails, and its redelivery finds the object item (applied) or applies it.
+        let r = crate::deadline::bounded("DynamoDB TransactWriteItems", call).await?;
         match r {
             Ok(_) => {
                 self.counters.add(&self.counters.items_written, n_items);

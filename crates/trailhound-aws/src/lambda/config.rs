@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+use trailhound_core::record::Limits;
+
 /// Where the detector files come from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Detectors {
@@ -34,6 +36,12 @@ pub struct Config {
     /// `TRAILHOUND_SECURITYHUB`, `TRAILHOUND_EVENT_BUS`, `TRAILHOUND_SNS_FORMAT`: see
     /// [`SinkConfig`].
     pub sinks: SinkConfig,
+    /// `TRAILHOUND_MAX_RECORDS_PER_OBJECT`: records one object may hold; default from the
+    /// function's memory (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, see [`Limits::for_memory_mb`]).
+    pub max_records: u64,
+    /// `TRAILHOUND_MAX_OBJECT_BYTES`: inflated bytes one object may reach; default from the
+    /// function's memory.
+    pub max_object_bytes: u64,
 }
 
 /// Where findings go besides the SNS topic, and the shape of SNS messages.
@@ -282,6 +290,36 @@ impl Config {
             },
         };
 
+        // Limits follow the function's memory unless set.
+        const MEMORY: &str = "AWS_LAMBDA_FUNCTION_MEMORY_SIZE";
+        let by_memory = match val(MEMORY) {
+            None => Limits::default(),
+            Some(v) => match v.parse::<u64>() {
+                Ok(mb) if mb > 0 => Limits::for_memory_mb(mb),
+                _ => return Err(err(MEMORY, format!("`{v}` is not a size in MB"))),
+            },
+        };
+        let positive = |var: &'static str, default: u64, what: &str| match val(var) {
+            None => Ok(default),
+            Some(v) => match v.replace('_', "").parse::<u64>() {
+                Ok(x) if x > 0 => Ok(x),
+                _ => Err(err(
+                    var,
+                    format!("`{v}` is not a positive whole number of {what}"),
+                )),
+            },
+        };
+        let max_records = positive(
+            "TRAILHOUND_MAX_RECORDS_PER_OBJECT",
+            by_memory.max_records,
+            "records (e.g. 1000000)",
+        )?;
+        let max_object_bytes = positive(
+            "TRAILHOUND_MAX_OBJECT_BYTES",
+            by_memory.max_object_bytes,
+            "bytes (e.g. 2147483648)",
+        )?;
+
         let sinks = SinkConfig::from_lookup(&get)?;
 
         Ok(Config {
@@ -293,7 +331,18 @@ impl Config {
             min_severity,
             learning_days,
             function_name: val("AWS_LAMBDA_FUNCTION_NAME").unwrap_or_else(|| "trailhound".into()),
+            max_records,
+            max_object_bytes,
         })
+    }
+
+    /// The decoding limits these settings give.
+    pub fn limits(&self) -> Limits {
+        Limits {
+            max_records: self.max_records,
+            max_object_bytes: self.max_object_bytes,
+            ..Limits::default()
+        }
     }
 }
 
@@ -338,6 +387,42 @@ mod tests {
         assert_eq!(c.min_severity, 7.5);
         assert_eq!(c.learning_days, 0);
         assert_eq!(c.detectors, Detectors::S3("s3://cfg/detectors/".into()));
+    }
+
+    #[test]
+    fn limits_follow_the_function_memory_unless_set() {
+        let c = cfg(&BASE).unwrap();
+        assert_eq!(
+            (c.max_records, c.max_object_bytes),
+            (1_000_000, 2 << 30),
+            "outside Lambda: the replay defaults"
+        );
+        let c = cfg(&[
+            BASE[0],
+            BASE[1],
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"),
+        ])
+        .unwrap();
+        // Half of 1024 MB at 1 KB a record; 8 KB inflated per record.
+        assert_eq!(c.max_records, 524_288);
+        assert_eq!(c.max_object_bytes, 524_288 * 8192);
+        let c = cfg(&[
+            BASE[0],
+            BASE[1],
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "10240"),
+        ])
+        .unwrap();
+        assert_eq!(c.max_records, 5_242_880);
+        let c = cfg(&[
+            BASE[0],
+            BASE[1],
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128"),
+            ("TRAILHOUND_MAX_RECORDS_PER_OBJECT", "5_000"),
+            ("TRAILHOUND_MAX_OBJECT_BYTES", "1048576"),
+        ])
+        .unwrap();
+        let l = c.limits();
+        assert_eq!((l.max_records, l.max_object_bytes), (5_000, 1 << 20));
     }
 
     #[test]
@@ -397,6 +482,10 @@ mod tests {
             ("TRAILHOUND_DETECTORS", "/nonexistent/detectors"),
             ("TRAILHOUND_DETECTORS", "s3://"),
             ("TRAILHOUND_GEOIP", "/nonexistent/country.mmdb"),
+            ("TRAILHOUND_MAX_RECORDS_PER_OBJECT", "0"),
+            ("TRAILHOUND_MAX_RECORDS_PER_OBJECT", "many"),
+            ("TRAILHOUND_MAX_OBJECT_BYTES", "-1"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1GB"),
         ] {
             let e = cfg(&[BASE[0], BASE[1], (k, v)]).unwrap_err();
             assert_eq!(e.var, k, "{v}");

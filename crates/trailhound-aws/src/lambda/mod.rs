@@ -47,7 +47,6 @@ pub async fn handle_until<F: Fetch, S: Store, P: Publish>(
     event: Value,
     deadline: Option<Instant>,
 ) -> anyhow::Result<Value> {
-) -> anyhow::Result<Value> {
     crate::deadline::scope(deadline, handle_scoped(deps, event, deadline)).await
 }
 
@@ -55,6 +54,7 @@ async fn handle_scoped<F: Fetch, S: Store, P: Publish>(
     deps: &Deps<F, S, P>,
     event: Value,
     deadline: Option<Instant>,
+) -> anyhow::Result<Value> {
     let started = Instant::now();
     let envelope = Envelope::from_value(event);
     let sqs = envelope.is_sqs();

@@ -125,6 +125,8 @@ impl Env {
             min_severity,
             learning_days,
             function_name: "trailhound-test".into(),
+            max_records: trailhound_core::record::DEFAULT_MAX_RECORDS,
+            max_object_bytes: 2 << 30,
             sinks: Default::default(),
         };
         let mut d = deps_from_config(&config, &self.conf).await.unwrap();
