@@ -22,6 +22,7 @@ mod lambda_sinks;
 mod lambda_sinks_outbox;
 mod lambda_runtime;
 mod lambda_state;
+mod no_leak;
 mod parallel;
 mod public_data;
 mod report;
