@@ -11,6 +11,7 @@ const RANKS: &[(&str, u8)] = &[
     ("ingest", 1),
     ("record", 2),
     ("activity", 3),
+    ("prices", 3),
     ("state", 4),
     ("detect", 5),
     ("alert", 6),

@@ -46,6 +46,8 @@ pub struct Chat {
     pub stop_max: bool,
     /// Write the input body to a `data/` object and point at it (bodies > 100 KB).
     pub offload: bool,
+    /// The guardrail blocked the call (the answer is its blocked message).
+    pub guardrail: bool,
 }
 
 impl Chat {
@@ -69,6 +71,7 @@ impl Chat {
             out_tokens,
             stop_max: false,
             offload: false,
+            guardrail: false,
         }
     }
 }
@@ -168,10 +171,14 @@ fn invoke_bodies(rng: &mut Rng, model: &str, chat: &Chat) -> (J, J) {
         "role": "assistant",
         "model": short,
         "content": arr![obj! { "type": "text", "text": &chat.answer }],
-        "stop_reason": if chat.stop_max { "max_tokens" } else { "end_turn" },
+        "stop_reason": if chat.guardrail { "guardrail_intervened" } else if chat.stop_max { "max_tokens" } else { "end_turn" },
         "stop_sequence": J::Null,
         "usage": obj! { "input_tokens": chat.in_tokens, "output_tokens": chat.out_tokens },
     };
+    let mut output = output;
+    if chat.guardrail {
+        output.push("amazon-bedrock-guardrailAction", "INTERVENED");
+    }
     (input, output)
 }
 
@@ -189,7 +196,7 @@ fn converse_bodies(chat: &Chat, latency: i64) -> (J, J) {
     );
     let output = obj! {
         "output": obj! { "message": obj! { "role": "assistant", "content": arr![obj! { "text": &chat.answer }] } },
-        "stopReason": if chat.stop_max { "max_tokens" } else { "end_turn" },
+        "stopReason": if chat.guardrail { "guardrail_intervened" } else if chat.stop_max { "max_tokens" } else { "end_turn" },
         "metrics": obj! { "latencyMs": latency },
         "usage": obj! {
             "inputTokens": chat.in_tokens,

@@ -34,6 +34,11 @@ fn bob_session(key: String, created: i64, console: bool) -> Who {
     }
 }
 
+/// bob's CLI session (IAM Identity Center) at `t`.
+pub fn bob_cli(rng: &mut Rng, t: i64) -> Who {
+    bob_session(rng.asia_key(), t - 600, false)
+}
+
 pub fn bob(o: &mut Out) {
     let mut rng = Rng::stream(SEED, "bob");
     for d in 0..DAYS {

@@ -1,9 +1,10 @@
 //! Deterministic sample log archive: nine days (2026-10-01 .. 2026-10-09 UTC) of
 //! CloudTrail and Bedrock model-invocation logs for two accounts of organization
-//! `o-a1b2c3d4e5`, laid out as in an S3 log archive, with three attacks on the last
-//! day (see `attacks`). The same bytes come out on every run and machine: a seeded
+//! `o-a1b2c3d4e5`, laid out as in an S3 log archive, with attacks on the last days
+//! (`attacks`: A to C; `llmjacking`: D to F) and benign traps that make detectors noisy
+//! in practice (`traps`). The same bytes come out on every run and machine: a seeded
 //! splitmix64 stream per actor, no clock, no hash-map order, gzip with mtime 0.
-//! Currently 1,058 objects, 30,092 records, 3,802,883 bytes (see the tests).
+//! Currently 1,045 objects, 29,340 records, 3,701,523 bytes (see the tests).
 //!
 //! Layout of the module: `cast` (names, ids, IPs, user agents), `rng`, `json`
 //! (ordered JSON), `ct` (CloudTrail shapes), `calls` (the API calls actors make),
@@ -27,9 +28,11 @@ mod content;
 mod contractor;
 mod ct;
 mod humans;
+mod llmjacking;
 mod machines;
 mod rng;
 mod services;
+mod traps;
 
 use std::path::Path;
 
@@ -54,7 +57,7 @@ pub fn generate(out: &Path) -> anyhow::Result<Summary> {
     archive::write(out, build(true))
 }
 
-/// The same archive without the three attacks: the benign traffic alone, on which no
+/// The same archive without the attacks: the benign traffic alone, on which no
 /// detector may fire.
 pub fn generate_benign(out: &Path) -> anyhow::Result<Summary> {
     archive::write(out, build(false))
@@ -75,7 +78,15 @@ fn build(with_attacks: bool) -> Out {
         attacks::invoke_spike(&mut o);
         attacks::stolen_key(&mut o);
         attacks::training_data(&mut o);
+        llmjacking::llmjacking(&mut o);
+        llmjacking::secret_in_prompt(&mut o);
+        llmjacking::jailbreak(&mut o);
+        // Invocation logging deleted in PROD us-east-1: no record written there from then on.
+        o.inv.retain(|r| {
+            !(r.acct == cast::PROD && r.region == cast::USE1 && r.t >= llmjacking::LOGGING_OFF)
+        });
     }
+    traps::traps(&mut o);
     o
 }
 

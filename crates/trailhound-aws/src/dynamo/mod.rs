@@ -432,7 +432,7 @@ impl Store for DynamoStore {
             }
         }
         let mut obj_item = self.object_item(object, findings, at);
-        outbox::with_seq(&mut obj_item, base, findings);
+        outbox::with_seq(&mut obj_item, base, states, findings);
         let fixed = item_size(&obj_item) + sorted.len() * 2 * 1024;
         loop {
             let total: usize = fixed + changed.values().map(|(_, n)| n).sum::<usize>();

@@ -30,10 +30,11 @@ fn published_pk(id: &str) -> String {
 pub(super) fn with_seq(
     item: &mut HashMap<String, AttributeValue>,
     base: &Snapshot,
+    states: &HashMap<String, trailhound_core::state::EntityState>,
     findings: &[Finding],
 ) {
     for f in findings {
-        item.insert(seq_attr(&f.id), n(outbox_seq(base, f) as i64));
+        item.insert(seq_attr(&f.id), n(outbox_seq(base, states, f) as i64));
     }
 }
 

@@ -39,9 +39,9 @@ pub(crate) struct Alerts {
     source: Option<SourceRef>,
     /// Activities a suppression matched (per detector), in this object.
     suppressed_events: u64,
-    /// Findings raised or updated, by id: where they live (principal key, slot). They are
+    /// Findings raised or updated, by id: where they live (entity key, slot). They are
     /// copied out once, at the end of the object, not on every event.
-    touched: BTreeMap<String, (Arc<str>, String)>,
+    touched: BTreeMap<String, (String, String)>,
     /// Findings touched and then replaced in their slot within the same object.
     finished: BTreeMap<String, Finding>,
     /// Findings opened by the current activity, for the detectors that read findings.
@@ -60,6 +60,24 @@ impl Alerts {
     pub(crate) fn raise<'s>(
         &mut self,
         spec: &Spec,
+        state: &'s mut EntityState,
+        a: &Activity,
+        dedup: &str,
+        start: i64,
+        initial: u64,
+    ) -> Option<&'s mut OpenFinding> {
+        let entity = principal_entity(&a.principal_key);
+        self.raise_on(spec, &entity, state, a, dedup, start, initial)
+    }
+
+    /// [`Alerts::raise`] on another entity than the activity's principal (`entity` is its
+    /// key, `state` its state): an account-wide finding such as a logging gap lives on the
+    /// account-and-region entity, so the calls of every principal update one finding.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn raise_on<'s>(
+        &mut self,
+        spec: &Spec,
+        entity: &str,
         state: &'s mut EntityState,
         a: &Activity,
         dedup: &str,
@@ -121,7 +139,7 @@ impl Alerts {
         let open = state.open.get_mut(&slot).expect("just inserted");
         if !self.touched.contains_key(&open.finding.id) {
             self.touched
-                .insert(open.finding.id.clone(), (a.principal_key.clone(), slot));
+                .insert(open.finding.id.clone(), (entity.to_string(), slot));
         }
         if !fresh {
             open.finding.count += 1;
@@ -341,10 +359,8 @@ impl Engine {
             states.insert(key, principal);
         }
         let mut out = alerts.finished;
-        for (id, (principal_key, slot)) in alerts.touched {
-            let open = states
-                .get(&principal_entity(&principal_key))
-                .and_then(|s| s.open.get(&slot));
+        for (id, (entity, slot)) in alerts.touched {
+            let open = states.get(&entity).and_then(|s| s.open.get(&slot));
             if let Some(o) = open.filter(|o| o.finding.id == id) {
                 out.insert(id, o.finding.clone());
             }

@@ -46,6 +46,10 @@ pub struct GapState {
     pub missing_run: u64,
     #[serde(default)]
     pub missing_since: i64,
+    /// Until this event time, a call that finds no early record is not judged: the early map
+    /// overflowed and its record may have been dropped.
+    #[serde(default)]
+    pub saturated_until: i64,
     /// Request ids of some of those calls (for the evidence).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub missing: Vec<String>,
@@ -56,8 +60,10 @@ impl GapState {
     /// missing records (logging is on again).
     pub fn record(&mut self, id: u64, t: i64, grace: i64) {
         self.last_record = self.last_record.max(t);
-        if self.waiting.remove(&id).is_none() {
-            insert_capped(&mut self.early, id, t, |at| *at);
+        if self.waiting.remove(&id).is_none() && insert_capped(&mut self.early, id, t, |at| *at) {
+            self.saturated_until = self
+                .saturated_until
+                .max(t + grace + crate::state::LATE_ALLOWANCE);
         }
         if t >= self.missing_since {
             self.missing_run = 0;
@@ -74,7 +80,7 @@ impl GapState {
         if self.early.remove(&id).is_some() {
             return 0;
         }
-        if self.last_record == 0 || t - self.last_record > active {
+        if self.last_record == 0 || t - self.last_record > active || t <= self.saturated_until {
             return 0;
         }
         let kept: String = request_id.chars().take(40).collect();
@@ -103,15 +109,19 @@ impl GapState {
     }
 }
 
-/// Adds `v` under `id`, dropping the oldest entry (by `time`) when the map is full.
-fn insert_capped<V>(map: &mut BTreeMap<u64, V>, id: u64, v: V, time: impl Fn(&V) -> i64) {
+/// Adds `v` under `id`, dropping the oldest entry (by `time`) when the map is full; returns
+/// whether one was dropped.
+fn insert_capped<V>(map: &mut BTreeMap<u64, V>, id: u64, v: V, time: impl Fn(&V) -> i64) -> bool {
+    let mut dropped = false;
     if map.len() >= MAX_JOIN
         && !map.contains_key(&id)
         && let Some((&oldest, _)) = map.iter().min_by_key(|(k, v)| (time(v), **k))
     {
         map.remove(&oldest);
+        dropped = true;
     }
     map.insert(id, v);
+    dropped
 }
 
 /// FNV-1a of a request id: the join key stored.
@@ -185,7 +195,9 @@ mod tests {
         g.record(request_hash("b"), 210, 3600);
         g.record(request_hash("c"), 300, 3600);
         assert_eq!(g.call(request_hash("c"), "c", 290, 3600, 86_400), 0);
-        assert!(g.waiting.is_empty() && g.early.is_empty());
+        // Only r0, whose call never came, is left waiting for its call.
+        assert!(g.waiting.is_empty());
+        assert_eq!(g.early.len(), 1);
         // Two calls whose records never come, judged by a call more than `grace` later.
         g.call(request_hash("d"), "d", 1000, 3600, 86_400);
         g.call(request_hash("e"), "e", 1100, 3600, 86_400);
@@ -216,6 +228,15 @@ mod tests {
         }
         assert_eq!(g.waiting.len(), MAX_JOIN);
         assert_eq!(g.waiting.values().map(|w| w.0).min(), Some(20));
+        // A burst of records ahead of their calls overflows the early map: calls that then
+        // find no record are not judged until the burst is past.
+        let mut g = GapState::default();
+        for i in 0..(MAX_JOIN as i64 + 1) {
+            g.record(request_hash(&format!("r{i}")), 100, 3600);
+        }
+        assert_eq!(g.saturated_until, 100 + 3600 + crate::state::LATE_ALLOWANCE);
+        assert_eq!(g.call(request_hash("r0"), "r0", 200, 3600, 86_400), 0);
+        assert!(g.waiting.is_empty());
     }
 
     #[test]

@@ -46,14 +46,18 @@ pub struct OutboxEntry {
     pub accepted: BTreeSet<String>,
 }
 
-/// The sequence number `commit` gives a finding version: the principal entity's version
-/// after the commit.
-pub fn outbox_seq(base: &Snapshot, f: &Finding) -> u64 {
-    base.versions
-        .get(&principal_entity(&f.principal_key))
-        .copied()
-        .unwrap_or(0)
-        + 1
+/// The sequence number `commit` gives a finding version: the version, after the commit, of
+/// the entity that holds the finding open (its principal, or for account-wide findings
+/// such as a logging gap the account-and-region entity), found in `states`; the principal
+/// when no state holds it.
+pub fn outbox_seq(base: &Snapshot, states: &HashMap<String, EntityState>, f: &Finding) -> u64 {
+    let holder = states
+        .iter()
+        .filter(|(_, s)| s.open.values().any(|o| o.finding.id == f.id))
+        .map(|(k, _)| k.clone())
+        .min()
+        .unwrap_or_else(|| principal_entity(&f.principal_key));
+    base.versions.get(&holder).copied().unwrap_or(0) + 1
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -272,7 +276,7 @@ impl Store for MemoryStore {
                 pending: findings.to_vec(),
                 seq: findings
                     .iter()
-                    .map(|f| (f.id.clone(), outbox_seq(base, f)))
+                    .map(|f| (f.id.clone(), outbox_seq(base, states, f)))
                     .collect(),
                 accepted: BTreeMap::new(),
             },

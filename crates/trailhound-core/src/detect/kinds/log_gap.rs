@@ -19,8 +19,11 @@
 //! missing when a later call of the same account and region is more than `grace` after it
 //! (objects of both logs arrive minutes apart; the judgement needs no clock). Failed calls
 //! (`errorCode`) have no record and are ignored. A record arriving again ends the run.
-//! The finding lives on the principal whose call completed the run; later missing calls
-//! in the same episode update it.
+//! The finding lives on the account-and-region entity (one per account, region and
+//! episode, whoever made the calls; its principal is the one whose call completed the run,
+//! and the evidence lists the principals seen); later missing calls update it. While the
+//! early-record map is full (a burst of records delivered before their CloudTrail calls),
+//! calls that find no record are not judged, so a burst cannot raise a false gap.
 //!
 //! State caps: see `state::correlate` (1,024 waiting calls and 1,024 early records per
 //! account and region, as 64-bit hashes).
@@ -142,9 +145,11 @@ impl Detector for LogGap {
         let (run, since, last_record) = (gap.missing_run, gap.missing_since, gap.last_record);
         let samples = gap.missing.clone();
         let dedup = format!("{}/{}", a.account, a.region);
+        let key = entity(a);
+        let state = ctx.others.get_mut(&key).expect("loaded above");
         let Some(open) = ctx
             .alerts
-            .raise(&self.spec, ctx.principal, a, &dedup, since, run)
+            .raise_on(&self.spec, &key, state, a, &dedup, since, run)
         else {
             return;
         };
@@ -161,6 +166,7 @@ impl Detector for LogGap {
             push_unique(ev, "missing_request_ids", s, 5);
         }
         context_evidence(ev, a);
+        push_unique(ev, "principals", &a.principal_key, 10);
         let vars = [
             ("principal_name", principal_name(&a.principal).to_string()),
             ("account", a.account.to_string()),

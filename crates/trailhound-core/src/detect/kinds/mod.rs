@@ -213,6 +213,8 @@ mod tests {
             ("window-threshold", include_str!("window_threshold.rs")),
             ("sequence", include_str!("sequence.rs")),
             ("geo-velocity", include_str!("geo_velocity.rs")),
+            ("log-gap", include_str!("log_gap.rs")),
+            ("finding-chain", include_str!("finding_chain.rs")),
         ];
         for kind in KINDS {
             let (_, source) = sources
