@@ -47,6 +47,20 @@ pub struct SourceRef {
     pub key: String,
 }
 
+/// Longest title a finding carries (`schema/finding.schema.json`), in characters.
+pub const MAX_TITLE_CHARS: usize = 200;
+
+impl Finding {
+    /// Cuts the title to [`MAX_TITLE_CHARS`] with a trailing `…`: a template with a long
+    /// value (a chain of many detectors, a long session name) must not break the schema.
+    pub fn cap_title(&mut self) {
+        if self.title.chars().count() > MAX_TITLE_CHARS {
+            let cut: String = self.title.chars().take(MAX_TITLE_CHARS - 1).collect();
+            self.title = format!("{}…", cut.trim_end());
+        }
+    }
+}
+
 /// GuardDuty's bands: Low 1.0–3.9, Medium 4.0–6.9, High 7.0–8.9, Critical 9.0–10.0.
 pub fn severity_label(severity: f64) -> &'static str {
     match severity {

@@ -182,40 +182,47 @@ mod tests {
             .filter(|r| (from..to).contains(&r.t) && r.acct == cast::PROD && r.region == cast::USE1)
             .count();
         assert_eq!(spike, attacks::SPIKE_CALLS);
-        let bedrock_ct = o
-            .ct
-            .iter()
-            .filter(|r| {
-                let mut b = Vec::new();
-                r.body.write(&mut b);
-                let s = String::from_utf8_lossy(&b);
-                let call = s
-                    .contains(r#""eventSource":"bedrock.amazonaws.com","eventName":"InvokeModel""#)
-                    || s.contains(r#""eventSource":"bedrock.amazonaws.com","eventName":"Converse""#);
-                // Failed calls write no invocation-log record, and none is written in PROD
-                // us-east-1 once the attacker deleted the logging configuration.
-                let logged = !(r.acct == cast::PROD
-                    && r.region == cast::USE1
-                    && r.t >= llmjacking::LOGGING_OFF);
-                call && logged && !s.contains(r#""errorCode""#)
-            })
-            .count();
-        assert_eq!(bedrock_ct, o.inv.len(), "every logged model call is in both logs");
-        let unlogged = o
-            .ct
-            .iter()
-            .filter(|r| {
-                let mut b = Vec::new();
-                r.body.write(&mut b);
-                let s = String::from_utf8_lossy(&b);
-                r.acct == cast::PROD
-                    && r.region == cast::USE1
-                    && r.t >= llmjacking::LOGGING_OFF
-                    && s.contains(r#""eventName":"InvokeModel""#)
-                    && !s.contains(r#""errorCode""#)
-            })
-            .count();
-        assert!(unlogged >= 5, "the logging gap has calls without records: {unlogged}");
+        let bedrock_ct =
+            o.ct.iter()
+                .filter(|r| {
+                    let mut b = Vec::new();
+                    r.body.write(&mut b);
+                    let s = String::from_utf8_lossy(&b);
+                    let call = s.contains(
+                        r#""eventSource":"bedrock.amazonaws.com","eventName":"InvokeModel""#,
+                    ) || s.contains(
+                        r#""eventSource":"bedrock.amazonaws.com","eventName":"Converse""#,
+                    );
+                    // Failed calls write no invocation-log record, and none is written in PROD
+                    // us-east-1 once the attacker deleted the logging configuration.
+                    let logged = !(r.acct == cast::PROD
+                        && r.region == cast::USE1
+                        && r.t >= llmjacking::LOGGING_OFF);
+                    call && logged && !s.contains(r#""errorCode""#)
+                })
+                .count();
+        assert_eq!(
+            bedrock_ct,
+            o.inv.len(),
+            "every logged model call is in both logs"
+        );
+        let unlogged =
+            o.ct.iter()
+                .filter(|r| {
+                    let mut b = Vec::new();
+                    r.body.write(&mut b);
+                    let s = String::from_utf8_lossy(&b);
+                    r.acct == cast::PROD
+                        && r.region == cast::USE1
+                        && r.t >= llmjacking::LOGGING_OFF
+                        && s.contains(r#""eventName":"InvokeModel""#)
+                        && !s.contains(r#""errorCode""#)
+                })
+                .count();
+        assert!(
+            unlogged >= 5,
+            "the logging gap has calls without records: {unlogged}"
+        );
         assert!(
             o.ct.iter()
                 .chain(&o.inv)

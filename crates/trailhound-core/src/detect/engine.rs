@@ -73,6 +73,12 @@ impl Alerts {
     /// [`Alerts::raise`] on another entity than the activity's principal (`entity` is its
     /// key, `state` its state): an account-wide finding such as a logging gap lives on the
     /// account-and-region entity, so the calls of every principal update one finding.
+    ///
+    /// Such a finding belongs to the entity, not to whichever principal's activity raised
+    /// it: its id is derived from the entity key and its episode from `start` (the first
+    /// event it stands for), its `principal`/`principal_key` name the entity (the callers
+    /// are evidence), and it is not a step of any principal's attack sequence. Otherwise the
+    /// order objects arrive in would decide which caller it is attributed to.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn raise_on<'s>(
         &mut self,
@@ -85,7 +91,12 @@ impl Alerts {
         initial: u64,
     ) -> Option<&'s mut OpenFinding> {
         let cooldown = spec.cooldown_secs();
-        let episode = episode_of(a.time, cooldown);
+        let own = entity == principal_entity(&a.principal_key);
+        let (id_key, episode) = if own {
+            (a.principal_key.as_ref(), episode_of(a.time, cooldown))
+        } else {
+            (entity, episode_of(start, cooldown))
+        };
         let slot = episode_slot(&spec.id, dedup, episode);
         let fresh = !state.open.contains_key(&slot);
         if fresh {
@@ -97,7 +108,7 @@ impl Alerts {
             }
             let finding = Finding {
                 schema_version: 1,
-                id: finding_id(&spec.id, &a.principal_key, dedup, episode),
+                id: finding_id(&spec.id, id_key, dedup, episode),
                 detector: spec.id.clone(),
                 finding_type: spec.finding_type.clone(),
                 severity: spec.severity,
@@ -107,9 +118,24 @@ impl Alerts {
                 subject: String::new(),
                 account: a.account.to_string(),
                 region: a.region.to_string(),
-                principal: a.principal.to_string(),
-                principal_key: a.principal_key.to_string(),
-                principal_type: a.principal_type.to_string(),
+                principal: if own {
+                    a.principal.to_string()
+                } else {
+                    entity
+                        .split_once('#')
+                        .map_or(entity, |(_, rest)| rest)
+                        .to_string()
+                },
+                principal_key: if own {
+                    a.principal_key.to_string()
+                } else {
+                    entity.to_string()
+                },
+                principal_type: if own {
+                    a.principal_type.to_string()
+                } else {
+                    "AWSAccount".to_string()
+                },
                 first_seen: crate::time::format(start),
                 last_seen: crate::time::format(a.time),
                 count: initial.max(1),
@@ -118,7 +144,7 @@ impl Alerts {
                 attack: spec.attack.clone(),
                 atlas: spec.atlas.clone(),
             };
-            if !matches!(spec.kind.as_str(), "finding-chain") {
+            if own && !matches!(spec.kind.as_str(), "finding-chain") {
                 self.signals.push(super::Signal {
                     detector: spec.id.clone(),
                     finding_id: finding.id.clone(),
@@ -368,7 +394,14 @@ impl Engine {
         for s in states.values_mut() {
             s.prune(s.last_seen);
         }
-        (out.into_values().collect(), alerts.suppressed_events)
+        let findings = out
+            .into_values()
+            .map(|mut f| {
+                f.cap_title();
+                f
+            })
+            .collect();
+        (findings, alerts.suppressed_events)
     }
 }
 

@@ -8,7 +8,7 @@
 //! sources = ["cloudtrail", "invocation"]
 //! event_names = ["InvokeModel", "InvokeModelWithResponseStream", "Converse", "ConverseStream"]
 //! [params]
-//! grace = "1h"               # a record may arrive this long (event time) after its call
+//! grace = "3h"               # a record may arrive this long (event time) after its call
 //! active = "7d"              # records seen within this long before a call: logging was on
 //! min_missing = 5            # calls without their record before a finding
 //! ```
@@ -61,7 +61,7 @@ struct Params {
 }
 
 fn default_grace() -> String {
-    "1h".into()
+    "3h".into()
 }
 fn default_active() -> String {
     "7d".into()
