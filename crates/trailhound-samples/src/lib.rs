@@ -182,43 +182,31 @@ mod tests {
             .filter(|r| (from..to).contains(&r.t) && r.acct == cast::PROD && r.region == cast::USE1)
             .count();
         assert_eq!(spike, attacks::SPIKE_CALLS);
-        let bedrock_ct =
+        // Successful model calls in CloudTrail, each with whether it falls in the logging gap
+        // (PROD us-east-1 after the attacker deleted the logging configuration): failed
+        // calls and calls in the gap write no invocation-log record.
+        let calls: Vec<(bool, bool)> =
             o.ct.iter()
-                .filter(|r| {
+                .filter_map(|r| {
                     let mut b = Vec::new();
                     r.body.write(&mut b);
                     let s = String::from_utf8_lossy(&b);
-                    let call = s.contains(
-                        r#""eventSource":"bedrock.amazonaws.com","eventName":"InvokeModel""#,
-                    ) || s.contains(
-                        r#""eventSource":"bedrock.amazonaws.com","eventName":"Converse""#,
-                    );
-                    // Failed calls write no invocation-log record, and none is written in PROD
-                    // us-east-1 once the attacker deleted the logging configuration.
-                    let logged = !(r.acct == cast::PROD
+                    let bedrock = r#""eventSource":"bedrock.amazonaws.com","eventName":"#;
+                    let invoke = s.contains(&format!(r#"{bedrock}"InvokeModel""#));
+                    let call = invoke || s.contains(&format!(r#"{bedrock}"Converse""#));
+                    let in_gap = r.acct == cast::PROD
                         && r.region == cast::USE1
-                        && r.t >= llmjacking::LOGGING_OFF);
-                    call && logged && !s.contains(r#""errorCode""#)
+                        && r.t >= llmjacking::LOGGING_OFF;
+                    (call && !s.contains(r#""errorCode""#)).then_some((in_gap, invoke))
                 })
-                .count();
+                .collect();
+        let logged = calls.iter().filter(|(gap, _)| !gap).count();
         assert_eq!(
-            bedrock_ct,
+            logged,
             o.inv.len(),
             "every logged model call is in both logs"
         );
-        let unlogged =
-            o.ct.iter()
-                .filter(|r| {
-                    let mut b = Vec::new();
-                    r.body.write(&mut b);
-                    let s = String::from_utf8_lossy(&b);
-                    r.acct == cast::PROD
-                        && r.region == cast::USE1
-                        && r.t >= llmjacking::LOGGING_OFF
-                        && s.contains(r#""eventName":"InvokeModel""#)
-                        && !s.contains(r#""errorCode""#)
-                })
-                .count();
+        let unlogged = calls.iter().filter(|(gap, invoke)| *gap && *invoke).count();
         assert!(
             unlogged >= 5,
             "the logging gap has calls without records: {unlogged}"
