@@ -92,10 +92,18 @@ impl Alerts {
     ) -> Option<&'s mut OpenFinding> {
         let cooldown = spec.cooldown_secs();
         let own = entity == principal_entity(&a.principal_key);
-        let (id_key, episode) = if own {
-            (a.principal_key.as_ref(), episode_of(a.time, cooldown))
+        // (id key, episode, principal, principal type) of the finding's owner.
+        let (id_key, episode, principal, principal_type) = if own {
+            let ep = episode_of(a.time, cooldown);
+            (
+                a.principal_key.as_ref(),
+                ep,
+                a.principal.as_ref(),
+                a.principal_type.as_ref(),
+            )
         } else {
-            (entity, episode_of(start, cooldown))
+            let name = entity.split_once('#').map_or(entity, |(_, rest)| rest);
+            (entity, episode_of(start, cooldown), name, "AWSAccount")
         };
         let slot = episode_slot(&spec.id, dedup, episode);
         let fresh = !state.open.contains_key(&slot);
@@ -118,24 +126,9 @@ impl Alerts {
                 subject: String::new(),
                 account: a.account.to_string(),
                 region: a.region.to_string(),
-                principal: if own {
-                    a.principal.to_string()
-                } else {
-                    entity
-                        .split_once('#')
-                        .map_or(entity, |(_, rest)| rest)
-                        .to_string()
-                },
-                principal_key: if own {
-                    a.principal_key.to_string()
-                } else {
-                    entity.to_string()
-                },
-                principal_type: if own {
-                    a.principal_type.to_string()
-                } else {
-                    "AWSAccount".to_string()
-                },
+                principal: principal.to_string(),
+                principal_key: id_key.to_string(),
+                principal_type: principal_type.to_string(),
                 first_seen: crate::time::format(start),
                 last_seen: crate::time::format(a.time),
                 count: initial.max(1),
