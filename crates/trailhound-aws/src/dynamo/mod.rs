@@ -20,7 +20,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -38,10 +37,12 @@ use trailhound_core::ingest::ObjectRef;
 use trailhound_core::state::store::{Commit, Snapshot, Store};
 use trailhound_core::state::{EntityState, principal_entity};
 
+mod counters;
 mod item;
 mod outbox;
 pub mod trim;
 
+pub use counters::{Counters, CountersSnapshot};
 pub use item::{entity_item, entity_pk, item_size, object_pk, pack, unpack};
 use item::{get_n, key, n, now};
 
@@ -69,53 +70,6 @@ const ENTITY_SK: &str = "state";
 const OBJECT_SK: &str = "applied";
 /// Format byte of `state` and pending blobs: deflated JSON.
 const FORMAT_DEFLATE_JSON: u8 = 1;
-
-/// Calls and items, for metrics and the tests' cost report.
-#[derive(Debug, Default)]
-pub struct Counters {
-    pub read_calls: AtomicU64,
-    pub items_read: AtomicU64,
-    pub write_calls: AtomicU64,
-    pub items_written: AtomicU64,
-    /// `TransactWriteItems` calls (commits attempted), a subset of `write_calls`.
-    pub commits: AtomicU64,
-    pub conflicts: AtomicU64,
-    /// Entity states trimmed to fit their item or their transaction, and the pieces
-    /// (rate series, seen values, kind entries, open findings) dropped.
-    pub trimmed_entities: AtomicU64,
-    pub trimmed_pieces: AtomicU64,
-}
-
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub struct CountersSnapshot {
-    pub read_calls: u64,
-    pub items_read: u64,
-    pub write_calls: u64,
-    pub items_written: u64,
-    pub commits: u64,
-    pub conflicts: u64,
-    pub trimmed_entities: u64,
-    pub trimmed_pieces: u64,
-}
-
-impl Counters {
-    pub fn snapshot(&self) -> CountersSnapshot {
-        CountersSnapshot {
-            read_calls: self.read_calls.load(Ordering::Relaxed),
-            items_read: self.items_read.load(Ordering::Relaxed),
-            write_calls: self.write_calls.load(Ordering::Relaxed),
-            items_written: self.items_written.load(Ordering::Relaxed),
-            commits: self.commits.load(Ordering::Relaxed),
-            conflicts: self.conflicts.load(Ordering::Relaxed),
-            trimmed_entities: self.trimmed_entities.load(Ordering::Relaxed),
-            trimmed_pieces: self.trimmed_pieces.load(Ordering::Relaxed),
-        }
-    }
-
-    fn add(&self, c: &AtomicU64, n: usize) {
-        c.fetch_add(n as u64, Ordering::Relaxed);
-    }
-}
 
 #[derive(Clone)]
 pub struct DynamoStore {
