@@ -2,7 +2,10 @@
 //! readers.
 //!
 //! A bucket holds training data when it is named in `buckets`/`prefixes`, when its name says
-//! so (`name_patterns`), or when a SageMaker or Bedrock principal has read it (learned from the
+//! so (`name_patterns`), when an AI asset names it (`training_assets`: a Bedrock
+//! customization job's training or validation data, a SageMaker training job's input channel,
+//! a knowledge base's data source; learned from the successful creation call, for the
+//! prefix it names), or when a SageMaker or Bedrock principal has read it (learned from the
 //! activity itself). Each bucket learns its readers during its own learning period; afterwards
 //! a principal that is neither a known reader nor allow-listed raises a finding. Reported
 //! principals do not join the readers (allow-list them to accept them).
@@ -16,11 +19,24 @@ use crate::activity::{Activity, principal_name};
 use crate::detect::matcher::Glob;
 use crate::detect::spec::Spec;
 use crate::detect::{Ctx, Detector, push_unique, render};
+use crate::record::cloudtrail::{JsonPath, PathId};
 use crate::state::SeenSet;
 use crate::state::bucket_entity;
 
 const READERS: &str = "readers";
 const AI_READERS: &str = "ai-readers";
+/// Prefixes named as training data by AI assets: `<event name>:<prefix>`.
+const ASSETS: &str = "assets";
+
+/// A creation call whose request names training data.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AssetSource {
+    /// e.g. `CreateModelCustomizationJob`.
+    event_name: String,
+    /// Request paths holding `s3://bucket/prefix` URIs or S3 bucket ARNs.
+    paths: Vec<String>,
+}
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -46,6 +62,9 @@ struct Params {
     /// Globs on principal keys that may always read training data.
     #[serde(default)]
     allow_principals: Vec<String>,
+    /// Creation calls of AI assets whose request names training data.
+    #[serde(default)]
+    training_assets: Vec<AssetSource>,
 }
 
 pub struct ResourceReaders {
@@ -57,11 +76,24 @@ pub struct ResourceReaders {
     ai_user_agents: Vec<Glob>,
     ai_services: Vec<String>,
     allow: Vec<Glob>,
+    /// Event name → the paths of its request that name training data.
+    assets: Vec<(String, Vec<PathId>)>,
 }
 
 impl ResourceReaders {
-    pub fn new(spec: Spec) -> Result<Self, (String, String)> {
+    pub fn new(mut spec: Spec) -> Result<Self, (String, String)> {
         let p: Params = super::params(&spec)?;
+        let mut assets = Vec::new();
+        for (i, src) in p.training_assets.iter().enumerate() {
+            let mut ids = Vec::new();
+            for path in &src.paths {
+                let jp = JsonPath::parse(path)
+                    .map_err(|e| (format!("params.training_assets[{i}].paths"), e))?;
+                ids.push(jp.id());
+                spec.filter.declare(jp, Some(vec![src.event_name.clone()]));
+            }
+            assets.push((src.event_name.clone(), ids));
+        }
         let mut prefixes = Vec::new();
         for loc in &p.prefixes {
             let loc = loc.trim_start_matches("s3://");
@@ -88,6 +120,7 @@ impl ResourceReaders {
             ai_user_agents: globs(&p.ai_user_agents),
             ai_services: p.ai_services.clone(),
             allow: globs(&p.allow_principals),
+            assets,
             spec,
         })
     }
@@ -102,6 +135,26 @@ impl ResourceReaders {
             || a.invoked_by
                 .as_deref()
                 .is_some_and(|s| self.ai_services.iter().any(|x| x == s))
+    }
+
+    /// The `(bucket, prefix)` locations a successful asset-creation call names; `None` when
+    /// `a` is not such a call.
+    fn asset_locations<'a>(&self, a: &'a Activity) -> Option<Vec<(&'a str, &'a str)>> {
+        let (_, ids) = self.assets.iter().find(|(e, _)| **e == *a.event_name)?;
+        if a.error_code.is_some() {
+            return Some(Vec::new());
+        }
+        let mut out = Vec::new();
+        for id in ids {
+            for v in a.param(*id) {
+                if let Some(loc) = v.as_str().and_then(s3_location)
+                    && !out.contains(&loc)
+                {
+                    out.push(loc);
+                }
+            }
+        }
+        Some(out)
     }
 
     /// Why a bucket (and key) counts as training data by configuration or name.
@@ -133,9 +186,21 @@ impl Detector for ResourceReaders {
         if let Some(b) = &a.bucket {
             out.push(bucket_entity(b));
         }
+        for (b, _) in self.asset_locations(a).unwrap_or_default() {
+            out.push(bucket_entity(b));
+        }
     }
 
     fn observe(&self, ctx: &mut Ctx<'_>, a: &Activity) {
+        if let Some(locations) = self.asset_locations(a) {
+            for (bucket, prefix) in locations {
+                let state = ctx.others.entry(bucket_entity(bucket)).or_default();
+                state.touch(a.time);
+                let named = format!("{}:{prefix}", a.event_name);
+                SeenSet::named(&mut state.seen, ASSETS).insert(&named, a.time);
+            }
+            return;
+        }
         let Some(bucket) = a.bucket.as_deref() else {
             return;
         };
@@ -145,13 +210,26 @@ impl Detector for ResourceReaders {
         if ai {
             SeenSet::named(&mut state.seen, AI_READERS).insert(&a.principal_key, a.time);
         }
-        let why = self.configured(bucket, a.key.as_deref()).or_else(|| {
-            state
-                .seen
-                .get(AI_READERS)
-                .and_then(|s| s.values.keys().next())
-                .map(|p| format!("read by {}", principal_name(p)))
-        });
+        let key = a.key.as_deref().unwrap_or("");
+        let why = self
+            .configured(bucket, a.key.as_deref())
+            .or_else(|| {
+                let named = state.seen.get(ASSETS)?;
+                named.values.keys().find_map(|n| {
+                    let (event, prefix) = n.split_once(':')?;
+                    key.starts_with(prefix).then(|| match prefix {
+                        "" => format!("named as training data by {event}"),
+                        p => format!("prefix {p} named as training data by {event}"),
+                    })
+                })
+            })
+            .or_else(|| {
+                state
+                    .seen
+                    .get(AI_READERS)
+                    .and_then(|s| s.values.keys().next())
+                    .map(|p| format!("read by {}", principal_name(p)))
+            });
         let learned = state.learned(a.time, ctx.learning);
         let readers = SeenSet::named(&mut state.seen, READERS);
         if readers.contains(&a.principal_key) {
@@ -210,5 +288,59 @@ impl Detector for ResourceReaders {
         f.title = render(&self.spec.title, &vars);
         f.description = render(&self.spec.description, &vars);
         f.subject = render(self.spec.subject_template(), &vars);
+    }
+}
+
+/// `s3://bucket/path` or an S3 ARN (`arn:<partition>:s3:::bucket/path`) as `(bucket,
+/// folder of path)`; `None` for anything else (a bucket name S3 would not accept included).
+fn s3_location(v: &str) -> Option<(&str, &str)> {
+    let rest = match v.strip_prefix("s3://") {
+        Some(r) => r,
+        None => {
+            let (head, r) = v.split_once(":s3:::")?;
+            if !head.starts_with("arn:") || head.matches(':').count() != 1 {
+                return None;
+            }
+            r
+        }
+    };
+    let (bucket, path) = rest.split_once('/').unwrap_or((rest, ""));
+    // The folder holding what is named: a customization job names a file
+    // (`ft/v2/train.jsonl`), a SageMaker channel a key prefix (`ft/v2/`); siblings are the
+    // same dataset.
+    let prefix = path.rfind('/').map_or("", |i| &path[..=i]);
+    let valid = (3..=63).contains(&bucket.len())
+        && bucket
+            .bytes()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'.' || c == b'-');
+    valid.then_some((bucket, prefix))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::s3_location;
+
+    #[test]
+    fn locations_are_uris_and_arns_of_valid_buckets() {
+        assert_eq!(
+            s3_location("s3://acme-lake/ft/v2/"),
+            Some(("acme-lake", "ft/v2/"))
+        );
+        assert_eq!(
+            s3_location("s3://acme-lake/ft/v2/a.jsonl"),
+            Some(("acme-lake", "ft/v2/"))
+        );
+        assert_eq!(s3_location("s3://acme-lake/ft"), Some(("acme-lake", "")));
+        assert_eq!(s3_location("s3://acme-lake"), Some(("acme-lake", "")));
+        assert_eq!(s3_location("arn:aws:s3:::acme-kb"), Some(("acme-kb", "")));
+        assert_eq!(
+            s3_location("arn:aws-us-gov:s3:::acme-kb/docs/"),
+            Some(("acme-kb", "docs/"))
+        );
+        assert_eq!(s3_location("arn:aws:iam::1:role/x:s3:::acme"), None);
+        assert_eq!(s3_location("s3://Acme_Lake/x"), None);
+        assert_eq!(s3_location("s3://ab/x"), None);
+        assert_eq!(s3_location("HIDDEN_DUE_TO_SECURITY_REASONS"), None);
+        assert_eq!(s3_location("file:///x"), None);
     }
 }
