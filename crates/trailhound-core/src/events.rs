@@ -40,8 +40,12 @@ pub enum Event<'a> {
         message_id: Option<&'a str>,
         reason: &'a str,
     },
-    /// Activities a detector's suppression matched in an object (not judged, not learned).
-    Suppressed { object: &'a ObjectRef, count: u64 },
+    /// Activities a detector's suppression matched in an object (not judged, not learned),
+    /// and those only an expired suppression matched (judged).
+    Suppressed {
+        object: &'a ObjectRef,
+        counts: crate::detect::Suppressions,
+    },
     /// A finding raised or updated by an object.
     Finding { finding: &'a Finding },
     /// Findings a sink accepted.
@@ -80,6 +84,8 @@ pub struct Stats {
     pub duplicates: u64,
     /// (activity, detector) pairs a suppression matched.
     pub suppressed: u64,
+    /// (activity, detector) pairs only an expired suppression matched (judged as usual).
+    pub suppression_expired: u64,
     /// Lambda messages that were no known envelope.
     pub unrecognized: u64,
     pub records: u64,
@@ -128,9 +134,19 @@ impl Stats {
                 );
                 self.unrecognized += 1;
             }
-            Event::Suppressed { object, count } => {
-                tracing::debug!(object = %object, count, "activity suppressed");
-                self.suppressed += count;
+            Event::Suppressed { object, counts } => {
+                if counts.suppressed > 0 {
+                    tracing::debug!(object = %object, count = counts.suppressed, "activity suppressed");
+                }
+                if counts.expired > 0 {
+                    tracing::warn!(
+                        object = %object,
+                        count = counts.expired,
+                        "activity matched a suppression past its expires date and was judged: renew the suppression or remove it"
+                    );
+                }
+                self.suppressed += counts.suppressed;
+                self.suppression_expired += counts.expired;
             }
             Event::Finding { finding } => {
                 tracing::info!(
@@ -260,6 +276,7 @@ impl Stats {
         self.apply_failures += o.apply_failures;
         self.duplicates += o.duplicates;
         self.suppressed += o.suppressed;
+        self.suppression_expired += o.suppression_expired;
         self.unrecognized += o.unrecognized;
         self.records += o.records;
         self.bytes_in += o.bytes_in;

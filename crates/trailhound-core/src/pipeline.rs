@@ -42,8 +42,9 @@ pub struct Outcome {
     pub findings: Vec<Finding>,
     /// The object had been applied before: state was not touched.
     pub duplicate: bool,
-    /// (activity, detector) pairs a suppression matched: not judged, not learned.
-    pub suppressed: u64,
+    /// (activity, detector) pairs a suppression matched (not judged, not learned), and
+    /// those only an expired suppression matched.
+    pub suppressions: crate::detect::Suppressions,
     pub attempts: u32,
 }
 
@@ -124,19 +125,19 @@ impl Pipeline<'_> {
                 return Ok(Outcome {
                     findings: pending,
                     duplicate: true,
-                    suppressed: 0,
+                    suppressions: Default::default(),
                     attempts: attempt,
                 });
             }
             let mut states = snap.states.clone();
-            let (findings, suppressed) = self.engine.apply_counted(&mut states, acts, object);
+            let (findings, suppressions) = self.engine.apply_counted(&mut states, acts, object);
             let outbox: Vec<Finding> = findings.iter().filter(|f| publish(f)).cloned().collect();
             match store.commit(object, &snap, &states, &outbox).await? {
                 Commit::Done => {
                     return Ok(Outcome {
                         findings,
                         duplicate: false,
-                        suppressed,
+                        suppressions,
                         attempts: attempt,
                     });
                 }

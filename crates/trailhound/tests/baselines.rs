@@ -262,13 +262,46 @@ fn suppressed_activity_neither_fires_nor_trains() {
             "87.150.34.112",
             b"DE",
         ));
-        let (found, suppressed) = engine.apply_counted(&mut states, &acts, &obj);
+        let (found, counts) = engine.apply_counted(&mut states, &acts, &obj);
         assert!(found.is_empty());
-        assert_eq!(suppressed, 1);
+        assert_eq!(counts.suppressed, 1);
+        assert_eq!(counts.expired, 0);
     }
     let seen = &states[&format!("p#{ALICE}")].seen;
     let countries: Vec<&String> = seen.values().flat_map(|s| s.values.keys()).collect();
     assert_eq!(countries, ["US"], "the suppressed country was not learned");
+}
+
+#[test]
+fn an_expired_suppression_stops_applying_at_its_event_time_and_is_counted() {
+    let (file, text) = spec("unusual-geo");
+    // MONDAY + 8 days, 00:00 UTC, as a date.
+    let expires = trailhound_core::time::format(MONDAY + 8 * DAY);
+    let text = format!(
+        "{text}\n[[suppress]]\nreason = \"the VPN exit in Germany, until the move\"\ncidrs = [\"87.150.0.0/16\"]\nexpires = \"{}\"\n",
+        &expires[..10]
+    );
+    let engine = Engine::from_files(&[(file, text)], 7 * DAY).unwrap();
+    let mut states = HashMap::new();
+    let obj = ObjectRef::local("k");
+    for d in 0..8 {
+        let acts = vec![from(
+            MONDAY + d * DAY + 10 * HOUR,
+            ALICE,
+            "3.218.54.201",
+            b"US",
+        )];
+        engine.apply_counted(&mut states, &acts, &obj);
+    }
+    let before = vec![from(MONDAY + 8 * DAY - HOUR, ALICE, "87.150.34.112", b"DE")];
+    let (found, counts) = engine.apply_counted(&mut states, &before, &obj);
+    assert!(found.is_empty(), "{found:#?}");
+    assert_eq!((counts.suppressed, counts.expired), (1, 0));
+    let after = vec![from(MONDAY + 8 * DAY + HOUR, ALICE, "87.150.34.112", b"DE")];
+    let (found, counts) = engine.apply_counted(&mut states, &after, &obj);
+    assert_eq!((counts.suppressed, counts.expired), (0, 1));
+    assert_eq!(found.len(), 1, "judged as usual once expired");
+    assert_eq!(found[0].detector, "unusual-geo");
 }
 
 #[test]

@@ -52,6 +52,7 @@ impl Invocation {
             m("FailedObjects", "Count", s.failed_total()),
             m("DuplicateObjects", "Count", s.duplicates),
             m("SuppressedActivities", "Count", s.suppressed),
+            m("ExpiredSuppressionMatches", "Count", s.suppression_expired),
             m("UnrecognizedMessages", "Count", s.unrecognized),
             m("Findings", "Count", s.findings_total()),
             m("PublishedFindings", "Count", self.published()),

@@ -160,10 +160,10 @@ pub async fn process<F: Fetch, S: Store, P: Publish>(
                 return Err(Failed(why));
             }
         };
-        if applied.suppressed > 0 {
+        if applied.suppressions != Default::default() {
             inv.stats.emit(Event::Suppressed {
                 object,
-                count: applied.suppressed,
+                counts: applied.suppressions,
             });
         }
         if applied.duplicate {

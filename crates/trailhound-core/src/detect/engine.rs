@@ -14,6 +14,16 @@ use crate::state::{EntityState, OpenFinding, principal_entity};
 /// Sources cited per finding at most.
 const MAX_SOURCES: usize = 20;
 
+/// What suppressions did in one object, counted per (activity, detector) pair.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Suppressions {
+    /// Matched by a suppression: not judged, not learned.
+    pub suppressed: u64,
+    /// Matched by a suppression only past its `expires`: judged as usual, and reported so
+    /// the suppression is renewed or removed.
+    pub expired: u64,
+}
+
 /// Detector files that failed to load.
 #[derive(Debug, thiserror::Error)]
 #[error("{}", .0.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))]
@@ -37,8 +47,9 @@ pub struct Engine {
 #[derive(Default)]
 pub(crate) struct Alerts {
     source: Option<SourceRef>,
-    /// Activities a suppression matched (per detector), in this object.
-    suppressed_events: u64,
+    /// Activities a suppression matched (per detector), in this object, and those an
+    /// expired suppression would have matched.
+    suppressions: Suppressions,
     /// Findings raised or updated, by id: where they live (entity key, slot). They are
     /// copied out once, at the end of the object, not on every event.
     touched: BTreeMap<String, (String, String)>,
@@ -311,13 +322,13 @@ impl Engine {
     }
 
     /// [`Engine::apply`], also returning how many (activity, detector) pairs a suppression
-    /// matched.
+    /// matched, and how many only an expired one did.
     pub fn apply_counted(
         &self,
         states: &mut HashMap<String, EntityState>,
         acts: &[Activity],
         object: &ObjectRef,
-    ) -> (Vec<Finding>, u64) {
+    ) -> (Vec<Finding>, Suppressions) {
         let mut alerts = Alerts {
             source: Some(SourceRef {
                 bucket: object.bucket.clone(),
@@ -342,9 +353,15 @@ impl Engine {
                 }
                 // Suppressed activity is counted, and neither raises findings nor trains
                 // the baselines and seen sets (known-good bursts must not become normal).
-                if c.suppress.iter().any(|s| s.matches(a)) {
-                    alerts.suppressed_events += 1;
-                    continue;
+                if !c.suppress.is_empty() {
+                    if c.suppress.iter().any(|s| s.matches(a)) {
+                        alerts.suppressions.suppressed += 1;
+                        continue;
+                    }
+                    // Judged as usual, and reported: the suppression meant for it is over.
+                    if c.suppress.iter().any(|s| s.matches_expired(a)) {
+                        alerts.suppressions.expired += 1;
+                    }
                 }
                 let mut ctx = Ctx {
                     principal: &mut principal,
@@ -394,7 +411,7 @@ impl Engine {
                 f
             })
             .collect();
-        (findings, alerts.suppressed_events)
+        (findings, alerts.suppressions)
     }
 }
 

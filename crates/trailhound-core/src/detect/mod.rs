@@ -12,7 +12,7 @@ use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 
-pub use engine::{Engine, EngineError};
+pub use engine::{Engine, EngineError, Suppressions};
 pub use spec::{Spec, SpecError};
 
 use crate::activity::Activity;

@@ -175,12 +175,20 @@ impl CompiledSuppression {
     }
 
     pub fn matches(&self, a: &Activity) -> bool {
-        self.expires.is_none_or(|e| a.time < e)
-            && (self.principals.is_empty()
-                || self
-                    .principals
-                    .iter()
-                    .any(|g| g.is_match(&a.principal_key) || g.is_match(&a.principal)))
+        self.expires.is_none_or(|e| a.time < e) && self.criteria_match(a)
+    }
+
+    /// Whether the suppression would match `a` but for having expired before its time.
+    pub fn matches_expired(&self, a: &Activity) -> bool {
+        self.expires.is_some_and(|e| a.time >= e) && self.criteria_match(a)
+    }
+
+    fn criteria_match(&self, a: &Activity) -> bool {
+        (self.principals.is_empty()
+            || self
+                .principals
+                .iter()
+                .any(|g| g.is_match(&a.principal_key) || g.is_match(&a.principal)))
             && (self.cidrs.is_empty()
                 || a.source_ip
                     .is_some_and(|ip| self.cidrs.iter().any(|c| c.contains(ip))))

@@ -285,10 +285,10 @@ async fn apply(
     if applied.duplicate {
         stats.emit(Event::Duplicate { object });
     }
-    if applied.suppressed > 0 {
+    if applied.suppressions != Default::default() {
         stats.emit(Event::Suppressed {
             object,
-            count: applied.suppressed,
+            counts: applied.suppressions,
         });
     }
     for finding in &applied.findings {
@@ -361,7 +361,7 @@ pub fn summary(out: &Output) -> String {
     let mb = s.bytes_in as f64 / 1e6;
     let mbi = s.bytes_inflated as f64 / 1e6;
     format!(
-        "objects read {} ({}); skipped {} ({}){}; failed {} ({}); records {}; bad records {} ({}); odd values tolerated: {}; findings {} ({})\n{:.1} MB read ({:.1} MB inflated) in {:.2}s: {:.1} MB/s ({:.1} MB/s inflated)",
+        "objects read {} ({}); skipped {} ({}){}; failed {} ({}); records {}; bad records {} ({}); odd values tolerated: {}; findings {} ({}); suppressed {} (matched only by an expired suppression: {})\n{:.1} MB read ({:.1} MB inflated) in {:.2}s: {:.1} MB/s ({:.1} MB/s inflated)",
         s.objects_read(),
         list(&s.objects),
         s.skipped_total(),
@@ -375,6 +375,8 @@ pub fn summary(out: &Output) -> String {
         list(&s.odd_values),
         out.findings.len(),
         findings,
+        s.suppressed,
+        s.suppression_expired,
         mb,
         mbi,
         secs,
