@@ -1,10 +1,11 @@
 //! Deterministic sample log archive: nine days (2026-10-01 .. 2026-10-09 UTC) of
 //! CloudTrail and Bedrock model-invocation logs for two accounts of organization
 //! `o-a1b2c3d4e5`, laid out as in an S3 log archive, with attacks on the last days
-//! (`attacks`: A to C; `llmjacking`: D to F) and benign traps that make detectors noisy
+//! (`attacks`: A to C; `llmjacking`: D to F; `machines`: G, the training job's
+//! exfiltration night) and benign traps that make detectors noisy
 //! in practice (`traps`). The same bytes come out on every run and machine: a seeded
 //! splitmix64 stream per actor, no clock, no hash-map order, gzip with mtime 0.
-//! Currently 1,045 objects, 29,340 records, 3,701,523 bytes (see the tests).
+//! Currently 1,046 objects, 29,574 records, 3,736,632 bytes (see the tests).
 //!
 //! Layout of the module: `cast` (names, ids, IPs, user agents), `rng`, `json`
 //! (ordered JSON), `ct` (CloudTrail shapes), `calls` (the API calls actors make),
@@ -71,7 +72,7 @@ fn build(with_attacks: bool) -> Out {
     humans::alice(&mut o);
     bob::bob(&mut o);
     contractor::contractor(&mut o);
-    machines::training(&mut o);
+    machines::training(&mut o, with_attacks);
     machines::ci(&mut o);
     services::services(&mut o);
     if with_attacks {

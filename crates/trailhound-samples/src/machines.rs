@@ -82,7 +82,18 @@ fn service_assume_role(
 
 /// Every night 02:00-03:00 UTC the training job lists and reads part of the
 /// training set.
-pub fn training(o: &mut Out) {
+/// G. s3-exfil-volume (with the attacks): on the night of 2026-10-09 (day 8) the nightly job,
+/// its configuration changed to the whole data lake, reads ten times its usual objects at
+/// its usual pace, so it runs on for about ten hours past its usual one (the parts after
+/// the usual ones come from `raw/`).
+pub const EXFIL_DAY: i64 = 8;
+/// How many times its usual objects the job reads that night.
+pub const EXFIL_FACTOR: i64 = 10;
+/// Prefix of the objects read past the usual ones.
+pub const EXFIL_PREFIX: &str = "raw/customer-exports/";
+
+/// The nightly training job; `jump`: the exfiltration night (G) on [`EXFIL_DAY`].
+pub fn training(o: &mut Out, jump: bool) {
     let mut rng = Rng::stream(SEED, "training");
     for d in 0..DAYS {
         let t0 = day_start(d) + 2 * HOUR + rng.range(0, 240);
@@ -129,9 +140,18 @@ pub fn training(o: &mut Out) {
         let n = rng.range(20, 40);
         let first = rng.range(0, (TRAIN_PARTS - 40) as i64);
         let step = (3300 - (t - day_start(d) - 2 * HOUR)) / n;
-        for i in 0..n {
+        let reads = if jump && d == EXFIL_DAY {
+            n * EXFIL_FACTOR
+        } else {
+            n
+        };
+        for i in 0..reads {
             let part = first + i;
-            let key = format!("{TRAIN_PREFIX}part-{part:05}.parquet");
+            let key = if i < n {
+                format!("{TRAIN_PREFIX}part-{part:05}.parquet")
+            } else {
+                format!("{EXFIL_PREFIX}part-{part:05}.parquet")
+            };
             let bytes = rng.range(50_000_000, 200_000_000) as u64;
             let at = t + i * step + rng.range(0, step / 2);
             o.ct(&calls::s3_get(

@@ -35,11 +35,11 @@ fn replay_jsonl_prints_exactly_the_expected_findings() {
     assert_eq!(text(&out.stdout), want);
     let err = text(&out.stderr);
     assert!(
-        err.contains("findings 17 (ai-attack-sequence 1, ai-role-iam-change 1, attack-tool-agent 1, bedrock-probing 1, gpu-provisioning 1, guardrail-interventions 1, impossible-travel 1, invocation-logging-gap 1, invoke-spike 1, llmjacking-recon 1, logging-tampering 1, model-access-enabled 1, secret-in-prompt 1, token-spike 1, training-data-access 1, unapproved-model 1, unusual-geo 1)"),
+        err.contains("findings 18 (ai-attack-sequence 1, ai-role-iam-change 1, attack-tool-agent 1, bedrock-probing 1, gpu-provisioning 1, guardrail-interventions 1, impossible-travel 1, invocation-logging-gap 1, invoke-spike 1, llmjacking-recon 1, logging-tampering 1, model-access-enabled 1, s3-exfil-volume 1, secret-in-prompt 1, token-spike 1, training-data-access 1, unapproved-model 1, unusual-geo 1)"),
         "{err}"
     );
     assert!(
-        err.contains("objects read 1038 (cloudtrail 603, invocation 435)"),
+        err.contains("objects read 1039 (cloudtrail 604, invocation 435)"),
         "{err}"
     );
 }
@@ -50,7 +50,7 @@ fn replay_table_is_aligned_and_until_limits_events() {
     assert_eq!(out.status.code(), Some(0));
     let stdout = text(&out.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 18, "{stdout}");
+    assert_eq!(lines.len(), 19, "{stdout}");
     assert!(
         lines[0].starts_with("SEVERITY      DETECTOR                 FIRST SEEN"),
         "{stdout}"

@@ -275,7 +275,9 @@ fn the_report_of_the_samples_renders_in_chromium() {
     // A series chart in the section of each rate finding, and in no other.
     let rate = rate_detectors();
     assert!(
-        rate.contains("invoke-spike") && rate.contains("token-spike"),
+        rate.contains("invoke-spike")
+            && rate.contains("token-spike")
+            && rate.contains("s3-exfil-volume"),
         "{rate:?}"
     );
     let (mut charts, mut chains) = (0, 0);
@@ -324,7 +326,8 @@ fn the_report_of_the_samples_renders_in_chromium() {
         // The timeline links to the section.
         assert!(dom.contains(&format!("<a href=\"#f-{}\">", f["id"].as_str().unwrap())));
     }
-    assert_eq!(charts, 2);
+    // invoke-spike, token-spike and s3-exfil-volume (bytes out).
+    assert_eq!(charts, 3);
     let sequences = expected
         .iter()
         .filter(|f| f["evidence"]["chain"].is_array())

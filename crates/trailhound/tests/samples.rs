@@ -46,11 +46,13 @@ fn samples_give_exactly_the_expected_findings() {
     assert_same(&out.findings, &want);
     common::assert_schema(&out.findings);
     let detectors: Vec<&str> = out.findings.iter().map(|f| f.detector.as_str()).collect();
-    // One attack scenario per detector (crates/trailhound-samples: attacks, llmjacking).
+    // One attack scenario per detector (crates/trailhound-samples: attacks, llmjacking,
+    // and the training job's night in machines).
     assert_eq!(
         detectors,
         [
             "guardrail-interventions",
+            "s3-exfil-volume",
             "token-spike",
             "invoke-spike",
             "training-data-access",
@@ -72,7 +74,7 @@ fn samples_give_exactly_the_expected_findings() {
     let s = &out.stats;
     assert_eq!(
         (s.objects_read(), s.records, s.bad_total()),
-        (1038, 29_340, 0)
+        (1039, 29_574, 0)
     );
     assert!(s.errors.is_empty());
     let spike = out
@@ -87,6 +89,23 @@ fn samples_give_exactly_the_expected_findings() {
     // The 2,340 attack calls (03:10-03:25) and the bot's own 16 in the peak hour.
     assert_eq!(spike.evidence["observed"], 2356);
     assert_eq!(spike.evidence["seasonal"]["basis"], "hour-of-day");
+    // G: the nightly training job reads ten times its usual objects; an allowed reader,
+    // caught by volume once the 6-hour window leaves its usual hour behind.
+    let exfil = out
+        .findings
+        .iter()
+        .find(|f| f.detector == "s3-exfil-volume")
+        .unwrap();
+    assert_eq!(
+        exfil.title,
+        "sagemaker-training-role read 21,976,737,670 bytes out of s3://acme-ml-training-data in 6 hours, over its threshold of 10,737,418,240"
+    );
+    assert_eq!(exfil.evidence["bucket"], "acme-ml-training-data");
+    assert_eq!(
+        exfil.evidence["seasonal"]["slot"],
+        "weekday 04:46-10:46 UTC"
+    );
+    assert_eq!(exfil.evidence["threshold"], 10_737_418_240_u64);
 }
 
 #[test]
@@ -96,7 +115,7 @@ fn benign_traffic_alone_raises_nothing() {
     let out = common::run(&common::options(&[dir.path()]));
     assert_eq!(
         out.stats.records, 25_373,
-        "the attacks' records are gone (29,340 with them)"
+        "the attacks' records are gone (29,574 with them)"
     );
     assert!(
         out.findings.is_empty(),
@@ -109,10 +128,10 @@ fn benign_traffic_alone_raises_nothing() {
 fn the_generator_reproduces_the_committed_archive() {
     let dir = tempfile::tempdir().unwrap();
     let summary = trailhound_samples::generate(dir.path()).unwrap();
-    assert_eq!((summary.objects, summary.records), (1045, 29_340));
+    assert_eq!((summary.objects, summary.records), (1046, 29_574));
     let mut files = Vec::new();
     walk(dir.path(), dir.path(), &mut files);
-    assert_eq!(files.len(), 1045);
+    assert_eq!(files.len(), 1046);
     for rel in files {
         let fresh = std::fs::read(dir.path().join(&rel)).unwrap();
         let committed =
