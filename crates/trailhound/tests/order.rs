@@ -74,7 +74,10 @@ async fn objects_applied_out_of_order_within_minutes_give_the_same_ids() {
             .unwrap();
         for f in outcome.findings {
             if !want.contains(&(f.detector.clone(), f.id.clone())) {
-                extra.push(format!("{}: {} {}", o.object.key, f.detector, f.title));
+                extra.push(format!(
+                    "{}: {} {} ({} .. {}, count {}, id {})",
+                    o.object.key, f.detector, f.title, f.first_seen, f.last_seen, f.count, f.id
+                ));
             }
             got.insert((f.detector, f.id));
         }

@@ -351,10 +351,17 @@ impl Detector for WindowThreshold {
             Measure::Distinct(f) => {
                 let v = f.value(a).expect("checked above");
                 series.see(&v, t, self.cap);
+                // Values keep their last-seen time, so only the window ending at the newest
+                // event can be counted: a late event is judged in it when it falls inside
+                // (and the finding is that window's), else not at all.
+                let end = series.newest.max(t);
+                if t <= end - self.window {
+                    return;
+                }
                 let d = series.distinct(self.window);
                 let start = d.iter().map(|(_, t)| *t).min().unwrap_or(t);
                 values = d.iter().map(|(v, _)| v.to_string()).collect();
-                (d.len() as u64, start, t)
+                (d.len() as u64, start, end)
             }
         };
         if observed < self.threshold {
@@ -365,9 +372,9 @@ impl Detector for WindowThreshold {
         } else {
             1
         };
-        let Some(open) = ctx
-            .alerts
-            .raise(&self.spec, ctx.principal, a, &group, start, initial)
+        let Some(open) =
+            ctx.alerts
+                .raise_ending(&self.spec, ctx.principal, a, &group, start, end, initial)
         else {
             return;
         };
