@@ -378,3 +378,37 @@ fn default_text(id: &str) -> String {
         .map(|(_, t)| t.to_string())
         .unwrap_or_else(|| panic!("no shipped detector {id}"))
 }
+
+#[test]
+fn attacker_chosen_dedup_keys_fold_into_one_overflow_finding() {
+    // unapproved-model raises one finding per model: 1,000 invented model ids in one object
+    // must not become 1,000 findings (each an outbox reference and state entry).
+    let mut run = Run::new(&[]);
+    let principal = "arn:aws:iam::111122223333:user/hostile";
+    let acts: Vec<Activity> = (0..1000)
+        .map(|i| Activity {
+            model_id: Some(format!("attacker.model-{i:04}").into()),
+            error_code: Some("AccessDeniedException".into()),
+            ..act(
+                T0 + 8 * DAY + i,
+                principal,
+                "bedrock.amazonaws.com",
+                "InvokeModel",
+            )
+        })
+        .collect();
+    run.apply(acts);
+    let unapproved: Vec<&Finding> = run
+        .findings
+        .values()
+        .filter(|f| f.detector == "unapproved-model")
+        .collect();
+    assert_eq!(unapproved.len(), 17, "16 own findings and the overflow");
+    let overflow: Vec<&&Finding> = unapproved
+        .iter()
+        .filter(|f| f.evidence.contains_key("overflow"))
+        .collect();
+    assert_eq!(overflow.len(), 1);
+    assert_eq!(overflow[0].count, 1000 - 16);
+    assert_eq!(unapproved.iter().map(|f| f.count).sum::<u64>(), 1000);
+}

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::spec::{CompiledSuppression, Spec, SpecError};
 use super::{Ctx, DEFAULTS, Detector, kinds};
-use crate::activity::Activity;
+use crate::activity::{Activity, Source};
 use crate::finding::{Finding, SourceRef, finding_id, severity_label};
 use crate::ingest::ObjectRef;
 use crate::state::{EntityState, OpenFinding, principal_entity};
@@ -81,6 +81,24 @@ impl Alerts {
         self.raise_on(spec, &entity, state, a, dedup, start, initial)
     }
 
+    /// [`Alerts::raise`] for a window that ends at `end`, later than the activity (a late
+    /// event that completes a window already seen): the finding's episode is the window's,
+    /// so the order events arrive in does not decide the finding's id.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) fn raise_ending<'s>(
+        &mut self,
+        spec: &Spec,
+        state: &'s mut EntityState,
+        a: &Activity,
+        dedup: &str,
+        start: i64,
+        end: i64,
+        initial: u64,
+    ) -> Option<&'s mut OpenFinding> {
+        let entity = principal_entity(&a.principal_key);
+        self.raise_on_at(spec, &entity, state, a, dedup, start, end, initial)
+    }
+
     /// [`Alerts::raise`] on another entity than the activity's principal (`entity` is its
     /// key, `state` its state): an account-wide finding such as a logging gap lives on the
     /// account-and-region entity, so the calls of every principal update one finding.
@@ -101,11 +119,27 @@ impl Alerts {
         start: i64,
         initial: u64,
     ) -> Option<&'s mut OpenFinding> {
+        self.raise_on_at(spec, entity, state, a, dedup, start, a.time, initial)
+    }
+
+    /// [`Alerts::raise_on`], the episode of an own finding taken from `at`.
+    #[allow(clippy::too_many_arguments)]
+    fn raise_on_at<'s>(
+        &mut self,
+        spec: &Spec,
+        entity: &str,
+        state: &'s mut EntityState,
+        a: &Activity,
+        dedup: &str,
+        start: i64,
+        at: i64,
+        initial: u64,
+    ) -> Option<&'s mut OpenFinding> {
         let cooldown = spec.cooldown_secs();
         let own = entity == principal_entity(&a.principal_key);
         // (id key, episode, principal, principal type) of the finding's owner.
         let (id_key, episode, principal, principal_type) = if own {
-            let ep = episode_of(a.time, cooldown);
+            let ep = episode_of(at, cooldown);
             (
                 a.principal_key.as_ref(),
                 ep,
@@ -116,7 +150,18 @@ impl Alerts {
             let name = entity.split_once('#').map_or(entity, |(_, rest)| rest);
             (entity, episode_of(start, cooldown), name, "AWSAccount")
         };
-        let slot = episode_slot(&spec.id, dedup, episode);
+        let mut slot = episode_slot(&spec.id, dedup, episode);
+        let mut dedup = dedup;
+        // Dedup keys can be attacker-chosen (a model id per failed call): past
+        // MAX_DEDUPS_PER_DETECTOR open findings of one detector on one owner, new keys fold
+        // into one overflow finding, so 10,000 model ids cost one finding, not 10,000
+        // (and the state and outbox items stay bounded).
+        let overflow = !state.open.contains_key(&slot)
+            && open_of(&state.open, &spec.id).count() >= MAX_DEDUPS_PER_DETECTOR;
+        if overflow {
+            dedup = OVERFLOW_DEDUP;
+            slot = episode_slot(&spec.id, dedup, episode);
+        }
         let fresh = !state.open.contains_key(&slot);
         if fresh {
             if let Some(old) = state.open.get(&slot)
@@ -182,6 +227,14 @@ impl Alerts {
                 open.finding.first_seen = crate::time::format(a.time);
             }
         }
+        if overflow {
+            open.finding.evidence.insert(
+                "overflow".into(),
+                serde_json::json!(format!(
+                    "more than {MAX_DEDUPS_PER_DETECTOR} findings of this detector were open on this principal; further ones are counted in this finding"
+                )),
+            );
+        }
         if let Some(src) = &self.source
             && open.finding.sources.len() < MAX_SOURCES
             && !open.finding.sources.contains(src)
@@ -190,6 +243,53 @@ impl Alerts {
         }
         Some(open)
     }
+}
+
+/// The detectors whose filters can pass each kind of event (source, event source, event
+/// name) of one object, found once per kind: an object holds thousands of activities of a
+/// few dozen kinds, and most detectors never see most kinds.
+#[derive(Default)]
+struct Dispatch<'a> {
+    by_kind: HashMap<(Source, &'a str, &'a str), Box<[usize]>>,
+}
+
+impl<'a> Dispatch<'a> {
+    /// Indices into `detectors`, in their order.
+    fn candidates<C: std::borrow::Borrow<Compiled>>(
+        &mut self,
+        detectors: &[C],
+        a: &'a Activity,
+    ) -> &[usize] {
+        self.by_kind
+            .entry((a.source, &a.event_source, &a.event_name))
+            .or_insert_with(|| {
+                (0..detectors.len())
+                    .filter(|&i| {
+                        detectors[i].borrow().detector.spec().filter.may_match(
+                            a.source,
+                            &a.event_source,
+                            &a.event_name,
+                        )
+                    })
+                    .collect()
+            })
+    }
+}
+
+/// Open findings of one detector on one owner past which new dedup keys fold into one.
+pub const MAX_DEDUPS_PER_DETECTOR: usize = 16;
+/// The dedup key of the folded finding.
+const OVERFLOW_DEDUP: &str = "(more)";
+
+/// The open findings of detector `id` (slots are `<detector>/<dedup>@<episode>`).
+fn open_of<'m>(
+    open: &'m BTreeMap<String, OpenFinding>,
+    id: &str,
+) -> impl Iterator<Item = &'m String> {
+    let from = format!("{id}/");
+    open.range(from.clone()..)
+        .map(|(k, _)| k)
+        .take_while(move |k| k.starts_with(&from))
 }
 
 /// The start of the aligned episode period of length `period` (seconds) holding `t`.
@@ -297,8 +397,16 @@ impl Engine {
             .map(|p| principal_entity(p))
             .collect();
         let mut extra = Vec::new();
+        // Only the detectors that name other entities (buckets, account-and-region).
+        let naming: Vec<&Compiled> = self
+            .detectors
+            .iter()
+            .filter(|c| c.detector.has_extra_entities())
+            .collect();
+        let mut dispatch = Dispatch::default();
         for a in acts {
-            for c in &self.detectors {
+            for &i in dispatch.candidates(&naming, a) {
+                let c = naming[i];
                 if c.detector.spec().filter.matches(a) {
                     c.detector.extra_entities(a, &mut extra);
                 }
@@ -337,6 +445,7 @@ impl Engine {
             ..Alerts::default()
         };
         let mut keys: HashMap<&str, String> = HashMap::new();
+        let mut dispatch = Dispatch::default();
         for a in acts {
             let pk = keys
                 .entry(&a.principal_key)
@@ -346,7 +455,8 @@ impl Engine {
                 .remove_entry(pk.as_str())
                 .unwrap_or_else(|| (pk.clone(), EntityState::default()));
             principal.touch(a.time);
-            for c in &self.detectors {
+            for &i in dispatch.candidates(&self.detectors, a) {
+                let c = &self.detectors[i];
                 let spec = c.detector.spec();
                 if !spec.filter.matches(a) {
                     continue;

@@ -412,6 +412,21 @@ impl Filter {
             && c.exclude.as_ref().is_none_or(|x| !x.matches(a))
     }
 
+    /// Whether an activity of this source, event source and event name can pass: the part of
+    /// [`Filter::matches`] that depends on nothing else, so the engine checks it once per
+    /// kind of event in an object instead of once per activity.
+    pub fn may_match(&self, source: Source, event_source: &str, event_name: &str) -> bool {
+        let c = &*self.0;
+        let any = |p: &Patterns, v: &str| p.is_empty() || p.any(v);
+        (c.sources.is_empty() || c.sources.contains(&source))
+            && any(&c.event_names, event_name)
+            && any(&c.event_sources, event_source)
+            && (c.any_of.is_empty()
+                || c.any_of
+                    .iter()
+                    .any(|g| g.may_match(source, event_source, event_name)))
+    }
+
     /// Whether activities from `source` can pass (no `sources` list, or one naming it).
     pub fn can_see(&self, source: Source) -> bool {
         self.0.sources.is_empty() || self.0.sources.contains(&source)

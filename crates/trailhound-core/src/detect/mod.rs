@@ -58,6 +58,10 @@ pub trait Detector: Send + Sync {
     fn spec(&self) -> &Spec;
     /// Entities besides the principal this activity needs (e.g. `b#<bucket>`).
     fn extra_entities(&self, _a: &Activity, _out: &mut Vec<String>) {}
+    /// Whether [`Detector::extra_entities`] can name any (the engine asks only those).
+    fn has_extra_entities(&self) -> bool {
+        false
+    }
     /// Updates state with the activity and raises or updates findings.
     fn observe(&self, ctx: &mut Ctx<'_>, a: &Activity);
     /// Whether the detector reads the findings other detectors open (and not records).

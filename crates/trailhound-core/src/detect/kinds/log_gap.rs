@@ -116,6 +116,10 @@ impl Detector for LogGap {
         &self.spec
     }
 
+    fn has_extra_entities(&self) -> bool {
+        true
+    }
+
     fn extra_entities(&self, a: &Activity, out: &mut Vec<String>) {
         if a.request_id.is_some() {
             out.push(entity(a));

@@ -182,6 +182,10 @@ impl Detector for ResourceReaders {
         &self.spec
     }
 
+    fn has_extra_entities(&self) -> bool {
+        true
+    }
+
     fn extra_entities(&self, a: &Activity, out: &mut Vec<String>) {
         if let Some(b) = &a.bucket {
             out.push(bucket_entity(b));
