@@ -147,7 +147,12 @@ async fn a_principal_using_10000_model_ids_commits_and_stays_under_the_item_limi
     assert!(state.rates.len() <= 32, "{}", state.rates.len());
     assert!(state.seen.values().all(|s| s.values.len() <= 64));
     // unapproved-model: 16 findings and the overflow; bedrock-probing: one.
-    assert_eq!(state.open.len(), 18, "{:?}", state.open.keys().collect::<Vec<_>>());
+    assert_eq!(
+        state.open.len(),
+        18,
+        "{:?}",
+        state.open.keys().collect::<Vec<_>>()
+    );
     // Redelivered: a duplicate, nothing written.
     let before = env.items().await;
     trailhound_aws::lambda::handle(&deps, s3_event(o, *size))

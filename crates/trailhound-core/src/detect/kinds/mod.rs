@@ -1,6 +1,7 @@
 //! Detector kinds. A new detector of an existing kind is a new file in `detectors/`; a new
 //! kind is a new module here plus one line in [`build`].
 
+mod ai_target;
 mod finding_chain;
 mod geo_velocity;
 mod log_gap;

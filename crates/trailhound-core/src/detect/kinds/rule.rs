@@ -60,6 +60,8 @@ pub const PLACEHOLDERS: &[&str] = &[
     "secret_masked",
     "outcome",
     "count",
+    "ai_principal",
+    "ai_why",
 ];
 
 /// Characters of a rendered dedup key kept at most.
@@ -74,6 +76,9 @@ struct Params {
     /// Severity while every call of the finding failed.
     #[serde(default)]
     severity_failed: Option<f64>,
+    /// Fire only for changes to AI principals (see `ai_target.rs`).
+    #[serde(default)]
+    ai_target: Option<super::ai_target::AiTargetParams>,
 }
 
 fn default_dedup() -> String {
@@ -86,6 +91,7 @@ pub struct Rule {
     severity_failed: Option<f64>,
     /// `param:<path>` placeholders used by the templates, with their path ids.
     params: Vec<(String, PathId)>,
+    ai_target: Option<super::ai_target::AiTarget>,
 }
 
 impl Rule {
@@ -108,11 +114,22 @@ impl Rule {
             .collect();
         check(&per_event, &[("params.dedup", Some(&p.dedup))])?;
         let params = declare_params(&mut spec, &[("params.dedup", p.dedup.as_str())])?;
+        let ai_target = match &p.ai_target {
+            None => None,
+            Some(t) => {
+                let scope = spec.filter.event_names();
+                let filter = &mut spec.filter;
+                Some(super::ai_target::AiTarget::new(t, &mut |jp| {
+                    filter.declare(jp, scope.clone())
+                })?)
+            }
+        };
         Ok(Rule {
             spec,
             dedup: p.dedup,
             severity_failed: p.severity_failed,
             params,
+            ai_target,
         })
     }
 }
@@ -262,12 +279,32 @@ impl Detector for Rule {
         &self.spec
     }
 
+    fn has_extra_entities(&self) -> bool {
+        self.ai_target.is_some()
+    }
+
+    fn extra_entities(&self, a: &Activity, out: &mut Vec<String>) {
+        if let Some(t) = &self.ai_target {
+            t.entities(a, out);
+        }
+    }
+
     fn observe(&self, ctx: &mut Ctx<'_>, a: &Activity) {
-        let params: Vec<(&str, String)> = self
+        let ai = match &self.ai_target {
+            None => None,
+            Some(t) => match t.judge(ctx, a) {
+                super::ai_target::Judged::Ai { target, why } => Some((target, why)),
+                _ => return,
+            },
+        };
+        let mut params: Vec<(&str, String)> = self
             .params
             .iter()
             .map(|(key, id)| (key.as_str(), param_text(a, *id)))
             .collect();
+        let (target, why) = ai.clone().unwrap_or_else(|| ("-".into(), "-".into()));
+        params.push(("ai_principal", target));
+        params.push(("ai_why", why));
         let mut keyed = vars(a, "-".into(), "-".into());
         keyed.extend(params.iter().cloned());
         let mut dedup = render(&self.dedup, &keyed);
@@ -307,6 +344,10 @@ impl Detector for Rule {
         f.severity = severity;
         f.severity_label = severity_label(severity).to_string();
         ev.insert("dedup".into(), json!(dedup));
+        if let Some((target, why)) = &ai {
+            ev.insert("ai_principal".into(), json!(target));
+            ev.insert("ai_why".into(), json!(why));
+        }
         push_unique(ev, "event_sources", &a.event_source, 5);
         if let Some(e) = &a.error_code {
             push_unique(ev, "error_codes", e, 10);
