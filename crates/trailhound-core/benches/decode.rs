@@ -124,7 +124,8 @@ fn stages(c: &mut Criterion, cases: &[Case], engine: &Engine, geo: &Geo) {
         b.iter(|| {
             let store = MemoryStore::new();
             let snap = futures::executor::block_on(store.load(&obj, &keys)).unwrap();
-            futures::executor::block_on(store.commit(&obj, &snap, &snap.states, &[])).unwrap();
+            futures::executor::block_on(store.commit(&obj, &snap, snap.states.clone(), &[]))
+                .unwrap();
         })
     });
     let store = MemoryStore::new();

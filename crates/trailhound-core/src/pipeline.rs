@@ -120,7 +120,7 @@ impl Pipeline<'_> {
                     "{object}: the invocation ran out of time while applying it (attempt {attempt}); the event will be retried (raise the function's timeout if this repeats)"
                 );
             }
-            let snap = store.load(object, &keys).await?;
+            let mut snap = store.load(object, &keys).await?;
             if let Some(pending) = snap.applied {
                 return Ok(Outcome {
                     findings: pending,
@@ -129,10 +129,12 @@ impl Pipeline<'_> {
                     attempts: attempt,
                 });
             }
-            let mut states = snap.states.clone();
+            // Worked on in place and handed to the store: no copy of any state (a conflict
+            // reloads them).
+            let mut states = std::mem::take(&mut snap.states);
             let (findings, suppressions) = self.engine.apply_counted(&mut states, acts, object);
             let outbox: Vec<Finding> = findings.iter().filter(|f| publish(f)).cloned().collect();
-            match store.commit(object, &snap, &states, &outbox).await? {
+            match store.commit(object, &snap, states, &outbox).await? {
                 Commit::Done => {
                     return Ok(Outcome {
                         findings,

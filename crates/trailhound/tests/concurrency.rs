@@ -211,7 +211,7 @@ async fn a_state_past_the_item_budget_is_trimmed_not_failed() {
     let snap = store.load(&o, std::slice::from_ref(&key)).await.unwrap();
     let states = HashMap::from([(key.clone(), state)]);
     assert_eq!(
-        store.commit(&o, &snap, &states, &[]).await.unwrap(),
+        store.commit(&o, &snap, states.clone(), &[]).await.unwrap(),
         Commit::Done
     );
     let c = store.counters();

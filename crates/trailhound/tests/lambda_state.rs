@@ -202,7 +202,7 @@ async fn stale_commits_conflict_and_applied_objects_are_duplicates() {
     // The outbox is what the caller passes (the Lambda filters by its minimum severity).
     assert_eq!(
         store
-            .commit(&o1, &s1, &states, &[finding("f1", "a", 10)])
+            .commit(&o1, &s1, states.clone(), &[finding("f1", "a", 10)])
             .await
             .unwrap(),
         Commit::Done
@@ -211,7 +211,7 @@ async fn stale_commits_conflict_and_applied_objects_are_duplicates() {
     let mut states2 = s2.states.clone();
     states2.get_mut("p#a").unwrap().touch(200);
     assert_eq!(
-        store.commit(&o2, &s2, &states2, &[]).await.unwrap(),
+        store.commit(&o2, &s2, states2.clone(), &[]).await.unwrap(),
         Commit::Conflict
     );
     // o1 again: applied, with its pending findings.
@@ -224,7 +224,7 @@ async fn stale_commits_conflict_and_applied_objects_are_duplicates() {
         .collect();
     assert_eq!(pending, ["f1"]);
     assert_eq!(
-        store.commit(&o1, &s1, &states, &[]).await.unwrap(),
+        store.commit(&o1, &s1, states.clone(), &[]).await.unwrap(),
         Commit::Conflict
     );
     store.mark_published(&o1, &["f1".into()]).await.unwrap();
@@ -242,7 +242,7 @@ async fn stale_commits_conflict_and_applied_objects_are_duplicates() {
     let mut states2 = s2.states.clone();
     states2.get_mut("p#a").unwrap().touch(200);
     assert_eq!(
-        store.commit(&o2, &s2, &states2, &[]).await.unwrap(),
+        store.commit(&o2, &s2, states2.clone(), &[]).await.unwrap(),
         Commit::Done
     );
     let (v, st) = load_entity(&env, "p#a").await;
@@ -275,7 +275,10 @@ async fn oversized_pending_sets_are_stored_as_references() {
         );
     }
     assert_eq!(
-        store.commit(&o, &snap, &states, &findings).await.unwrap(),
+        store
+            .commit(&o, &snap, states.clone(), &findings)
+            .await
+            .unwrap(),
         Commit::Done
     );
     let item = env.item(&dynamo::object_pk(&o), "applied").await.unwrap();
@@ -453,7 +456,7 @@ async fn the_worst_case_entity_item_is_far_under_the_item_limit() {
     let snap = store.load(&o, std::slice::from_ref(&key)).await.unwrap();
     let states = HashMap::from([(key.clone(), state)]);
     assert_eq!(
-        store.commit(&o, &snap, &states, &[]).await.unwrap(),
+        store.commit(&o, &snap, states.clone(), &[]).await.unwrap(),
         Commit::Done
     );
     let (v, _) = load_entity(&env, &key).await;

@@ -331,6 +331,13 @@ fn is_conflict(
     }
 }
 
+/// A state's fingerprint: SHA-256 of its JSON form (what `commit` compares to tell an
+/// unchanged entity, which gets a version check instead of a write). A cryptographic hash,
+/// because states hold attacker-chosen text: a crafted collision would drop an update.
+fn fingerprint(s: &EntityState) -> [u8; 32] {
+    Sha256::digest(serde_json::to_vec(s).unwrap_or_default()).into()
+}
+
 impl Store for DynamoStore {
     async fn load(&self, object: &ObjectRef, keys: &[String]) -> anyhow::Result<Snapshot> {
         let opk = object_pk(object);
@@ -350,6 +357,7 @@ impl Store for DynamoStore {
                 None => (0, EntityState::default()),
             };
             snap.versions.insert(k.clone(), version);
+            snap.fingerprints.insert(k.clone(), fingerprint(&state));
             snap.states.insert(k.clone(), state);
         }
         Ok(snap)
@@ -359,7 +367,7 @@ impl Store for DynamoStore {
         &self,
         object: &ObjectRef,
         base: &Snapshot,
-        states: &HashMap<String, EntityState>,
+        states: HashMap<String, EntityState>,
         findings: &[Finding],
     ) -> anyhow::Result<Commit> {
         let at = now();
@@ -368,26 +376,24 @@ impl Store for DynamoStore {
         let mut token = Sha256::new();
         token.update(object.identity().as_bytes());
         token.update(at.to_le_bytes());
-        let mut sorted: Vec<(&String, &EntityState)> = states.iter().collect();
-        sorted.sort_by(|a, b| a.0.cmp(b.0));
+        let mut obj_item = self.object_item(object, findings, at);
+        outbox::with_seq(&mut obj_item, base, &states, findings);
+        let mut sorted: Vec<(String, EntityState)> = states.into_iter().collect();
+        sorted.sort_by(|a, b| a.0.cmp(&b.0));
         // Changed entities, packed (and trimmed to their item budget); then, while the
         // transaction is over its budget, the largest trimmed further.
-        let mut changed: BTreeMap<&String, (EntityState, usize)> = BTreeMap::new();
-        for (k, s) in &sorted {
-            let unchanged = base
-                .states
-                .get(*k)
-                .is_some_and(|b| serde_json::to_vec(b).ok() == serde_json::to_vec(s).ok());
+        let mut changed: BTreeMap<String, (EntityState, usize)> = BTreeMap::new();
+        let mut keys: Vec<String> = Vec::with_capacity(sorted.len());
+        for (k, mut s) in sorted {
+            let unchanged = base.fingerprints.get(&k) == Some(&fingerprint(&s));
             if !unchanged {
-                let mut s = (*s).clone();
-                self.trim(k, &mut s, ENTITY_ITEM_BUDGET);
+                self.trim(&k, &mut s, ENTITY_ITEM_BUDGET);
                 let size = item::pack(&s).len();
-                changed.insert(*k, (s, size));
+                changed.insert(k.clone(), (s, size));
             }
+            keys.push(k);
         }
-        let mut obj_item = self.object_item(object, findings, at);
-        outbox::with_seq(&mut obj_item, base, states, findings);
-        let fixed = item_size(&obj_item) + sorted.len() * 2 * 1024;
+        let fixed = item_size(&obj_item) + keys.len() * 2 * 1024;
         loop {
             let total: usize = fixed + changed.values().map(|(_, n)| n).sum::<usize>();
             if total <= TRANSACT_BUDGET {
@@ -408,7 +414,7 @@ impl Store for DynamoStore {
                 None => break,
             }
         }
-        for (k, _) in sorted {
+        for k in &keys {
             let v = base.versions.get(k).copied().unwrap_or(0);
             token.update(k.as_bytes());
             token.update(v.to_le_bytes());

@@ -32,8 +32,14 @@ use crate::ingest::ObjectRef;
 /// States as loaded, with the version each was read at.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {
+    /// The loaded states: the pipeline takes them (`std::mem::take`) and works on them in
+    /// place, so a store must not rely on them in `commit` (use `fingerprints`).
     pub states: HashMap<String, EntityState>,
     pub versions: HashMap<String, u64>,
+    /// A store's own fingerprint of each loaded state (a cryptographic hash of its
+    /// serialized form), for `commit` to tell unchanged entities from changed ones without
+    /// a second copy of every state. Empty when the store does not need it.
+    pub fingerprints: HashMap<String, [u8; 32]>,
     /// Set when the object was applied before: its findings not yet published.
     pub applied: Option<Vec<Finding>>,
 }
@@ -70,11 +76,13 @@ pub enum Commit {
 #[allow(async_fn_in_trait)]
 pub trait Store: Sync {
     async fn load(&self, object: &ObjectRef, keys: &[String]) -> anyhow::Result<Snapshot>;
+    /// Commits `states` (taken by value: a store may move them in) and the object's outbox,
+    /// if no entity changed since `base` was loaded.
     async fn commit(
         &self,
         object: &ObjectRef,
         base: &Snapshot,
-        states: &HashMap<String, EntityState>,
+        states: HashMap<String, EntityState>,
         outbox: &[Finding],
     ) -> anyhow::Result<Commit>;
     async fn mark_published(&self, object: &ObjectRef, ids: &[String]) -> anyhow::Result<()>;
@@ -249,7 +257,7 @@ impl Store for MemoryStore {
         &self,
         object: &ObjectRef,
         base: &Snapshot,
-        states: &HashMap<String, EntityState>,
+        states: HashMap<String, EntityState>,
         findings: &[Finding],
     ) -> anyhow::Result<Commit> {
         let mut inner = self.inner.lock().expect("store lock");
@@ -262,22 +270,23 @@ impl Store for MemoryStore {
                 return Ok(Commit::Conflict);
             }
         }
+        let seq = findings
+            .iter()
+            .map(|f| (f.id.clone(), outbox_seq(base, &states, f)))
+            .collect();
         let mut last_seen = 0;
         for (k, s) in states {
             last_seen = last_seen.max(s.last_seen);
-            let e = inner.entities.entry(k.clone()).or_default();
+            let e = inner.entities.entry(k).or_default();
             e.version += 1;
-            e.state = s.clone();
+            e.state = s;
         }
         inner.objects.insert(
             id,
             AppliedObject {
                 last_seen,
                 pending: findings.to_vec(),
-                seq: findings
-                    .iter()
-                    .map(|f| (f.id.clone(), outbox_seq(base, states, f)))
-                    .collect(),
+                seq,
                 accepted: BTreeMap::new(),
             },
         );
