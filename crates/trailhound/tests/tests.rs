@@ -10,6 +10,7 @@ mod baselines;
 mod cli;
 mod concurrency;
 mod detectors;
+mod faults;
 mod formats;
 mod handler;
 mod input_defects;

@@ -3,6 +3,7 @@
 //! and reading what SNS delivered.
 
 pub mod common;
+pub mod faults;
 pub mod fixtures;
 pub mod memory;
 pub mod moto;
