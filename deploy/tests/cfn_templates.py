@@ -125,6 +125,7 @@ def policy_statements(template: dict, logical_id: str) -> dict:
                 "actions": actions,
                 "resources": [json.dumps(norm(r), sort_keys=True) for r in alternatives(s.get("Resource"))],
                 "principal": norm(s.get("Principal")),
+                "condition": norm(s.get("Condition")),
             }
     return out
 

@@ -106,8 +106,8 @@ def test_alarms(sam, cdk):
 
 
 FUNCTION_ACTIONS = {
-    "dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem",
-    "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:UpdateItem",
+    "dynamodb:BatchGetItem", "dynamodb:ConditionCheckItem",
+    "dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem",
     "events:PutEvents", "securityhub:BatchImportFindings", "kms:Decrypt", "kms:GenerateDataKey*", "logs:CreateLogStream", "logs:PutLogEvents",
     "s3:GetObject", "s3:GetObjectVersion", "s3:ListBucket", "sns:Publish",
     "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ReceiveMessage", "sqs:SendMessage",
@@ -140,6 +140,17 @@ def test_key_policy(sam, cdk):
     assert s == c
     assert s["FunctionPublishes"]["principal"] == {"AWS": "${FunctionRole.Arn}"}
     assert s["FunctionPublishes"]["actions"] == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert s["CloudWatchAlarmsPublish"]["condition"] == {
+        "StringEquals": {"aws:SourceAccount": "${AWS::AccountId}"}
+    }
+
+
+def test_log_key_is_decrypted_only_through_s3(sam, cdk):
+    s, c = policy_statements(sam, "FunctionPolicy"), policy_statements(cdk, "FunctionPolicy")
+    assert s["DecryptLogObjects"] == c["DecryptLogObjects"]
+    assert s["DecryptLogObjects"]["condition"] == {
+        "StringEquals": {"kms:ViaService": "s3.${AWS::Region}.amazonaws.com"}
+    }
 
 
 IGNORED_PROPERTIES = {

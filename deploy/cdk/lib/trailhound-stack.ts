@@ -228,6 +228,8 @@ export class TrailhoundStack extends Stack {
             Sid: 'CloudWatchAlarmsPublish', Effect: 'Allow',
             Principal: { Service: 'cloudwatch.amazonaws.com' },
             Action: ['kms:GenerateDataKey*', 'kms:Decrypt'], Resource: '*',
+            // Only for alarms of this account (confused deputy).
+            Condition: { StringEquals: { 'aws:SourceAccount': Aws.ACCOUNT_ID } },
           }),
         ],
       },
@@ -309,6 +311,8 @@ export class TrailhoundStack extends Stack {
           ifCond(hasLogKey, {
             Sid: 'DecryptLogObjects', Effect: 'Allow', Action: 'kms:Decrypt',
             Resource: logBucketKmsKeyArn.valueAsString,
+            // Only when S3 asks on the function's behalf (reading a log object).
+            Condition: { StringEquals: { 'kms:ViaService': Fn.sub('s3.${AWS::Region}.amazonaws.com') } },
           }),
           // ListBucket is bucket-level: CloudFormation cannot cut the prefix out of
           // the one s3:// parameter for an s3:prefix condition.
@@ -322,11 +326,13 @@ export class TrailhoundStack extends Stack {
               Bucket: Fn.select(0, Fn.split('/', detectorsPath)),
             }),
           }),
-          // Transactions are authorized by the item actions (no TransactWriteItems action).
+          // The item actions the function uses: GetItem, BatchGetItem to load;
+          // TransactWriteItems of Put and ConditionCheck to commit (authorized by those
+          // item actions); UpdateItem for the outbox.
           {
             Sid: 'StateTable', Effect: 'Allow',
-            Action: ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem', 'BatchGetItem', 'BatchWriteItem', 'Query',
-              'ConditionCheckItem'].map((a) => `dynamodb:${a}`),
+            Action: ['GetItem', 'BatchGetItem', 'PutItem', 'UpdateItem', 'ConditionCheckItem']
+              .map((a) => `dynamodb:${a}`),
             Resource: table.tableArn,
           },
           // Publish also authorizes PublishBatch.

@@ -202,8 +202,8 @@ test('IAM: the function policy grants exactly the expected actions', () => {
     }
   }
   assert.deepEqual([...actions].sort(), [
-    'dynamodb:BatchGetItem', 'dynamodb:BatchWriteItem', 'dynamodb:ConditionCheckItem', 'dynamodb:DeleteItem',
-    'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:Query', 'dynamodb:UpdateItem',
+    'dynamodb:BatchGetItem', 'dynamodb:ConditionCheckItem',
+    'dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem',
     'events:PutEvents', 'kms:Decrypt', 'kms:GenerateDataKey*', 'logs:CreateLogStream', 'logs:PutLogEvents',
     's3:GetObject', 's3:GetObjectVersion', 's3:ListBucket', 'securityhub:BatchImportFindings', 'sns:Publish',
     'sqs:DeleteMessage', 'sqs:GetQueueAttributes', 'sqs:ReceiveMessage', 'sqs:SendMessage',
