@@ -6,6 +6,7 @@
 //!
 //! The whole inflated object is held in memory (the fastest way to parse with serde_json),
 //! so its peak RSS grows with the object: this is a throughput floor, not a memory one.
+#![forbid(unsafe_code)]
 
 use std::fmt;
 use std::io::Read;

@@ -2,6 +2,7 @@
 //! ([`dynamo`]), the sinks ([`sink`]), the Lambda trigger envelopes ([`envelope`]) and the
 //! Lambda driver ([`lambda`]). The engine is `trailhound-core`; nothing here decides what a
 //! finding is, only where objects come from, where state lives and where findings go.
+#![forbid(unsafe_code)]
 
 pub mod deadline;
 pub mod dynamo;

@@ -14,6 +14,7 @@
 //! which state keeps in its outbox) sit below all of them. The AWS parts (S3, DynamoDB,
 //! SNS, Lambda) live in `trailhound-aws`, which depends on this crate and never the other
 //! way.
+#![forbid(unsafe_code)]
 
 pub mod centroids;
 pub mod finding;

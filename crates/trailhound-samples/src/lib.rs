@@ -12,6 +12,7 @@
 //! `bedrock` (a model call in both logs), `content` (synthetic prompts); the
 //! baseline actors in `bots`, `humans` (alice), `bob`, `contractor`, `machines`
 //! (training job, CI) and `services`; `attacks`; `archive` (objects, keys, gzip).
+#![forbid(unsafe_code)]
 
 #[macro_use]
 mod json;

@@ -1,6 +1,7 @@
 //! `cargo run -p trailhound-samples -- [--benign] [OUT]`: writes the sample archive (S3
 //! layout) into OUT (default `samples`). A developer tool: it is not part of the shipped
 //! `trailhound` binary.
+#![forbid(unsafe_code)]
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
