@@ -212,7 +212,13 @@ fn param_text(a: &Activity, id: PathId) -> String {
 
 /// The values of [`PLACEHOLDERS`] for an activity (`outcome` and `count` describe the
 /// finding, and are `-` when rendering the dedup key).
-fn vars(a: &Activity, outcome: String, count: String) -> Vec<(&'static str, String)> {
+/// `ai` is the changed AI principal and why it is one (`-` without `ai_target`).
+fn vars(
+    a: &Activity,
+    outcome: String,
+    count: String,
+    ai: &(String, String),
+) -> Vec<(&'static str, String)> {
     let or_dash = |v: Option<&str>| v.unwrap_or("-").to_string();
     let source_ip = a
         .source_ip
@@ -243,6 +249,8 @@ fn vars(a: &Activity, outcome: String, count: String) -> Vec<(&'static str, Stri
         ("secret_masked", or_dash(a.secret.as_ref().map(|s| &*s.1))),
         ("outcome", outcome),
         ("count", count),
+        ("ai_principal", ai.0.clone()),
+        ("ai_why", ai.1.clone()),
     ];
     vars.into()
 }
@@ -297,15 +305,13 @@ impl Detector for Rule {
                 _ => return,
             },
         };
-        let mut params: Vec<(&str, String)> = self
+        let ai_vars = ai.clone().unwrap_or_else(|| ("-".into(), "-".into()));
+        let params: Vec<(&str, String)> = self
             .params
             .iter()
             .map(|(key, id)| (key.as_str(), param_text(a, *id)))
             .collect();
-        let (target, why) = ai.clone().unwrap_or_else(|| ("-".into(), "-".into()));
-        params.push(("ai_principal", target));
-        params.push(("ai_why", why));
-        let mut keyed = vars(a, "-".into(), "-".into());
+        let mut keyed = vars(a, "-".into(), "-".into(), &ai_vars);
         keyed.extend(params.iter().cloned());
         let mut dedup = render(&self.dedup, &keyed);
         if dedup.len() > MAX_DEDUP_LEN {
@@ -385,7 +391,7 @@ impl Detector for Rule {
                 times(failed)
             ),
         };
-        let mut vars = vars(a, outcome, thousands(f.count));
+        let mut vars = vars(a, outcome, thousands(f.count), &ai_vars);
         vars.extend(params);
         f.title = render(&self.spec.title, &vars);
         f.description = render(&self.spec.description, &vars);
