@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { echo "valgrind is not installed (apt-get install valgrind)" >&2; exit 1; }
 DATA="$PWD/target/bench-data"
-[ -n "${BENCH_NO_BUILD:-}" ] || cargo build --release --quiet -p trailhound --bin trailhound -p trailhound-samples -p trailhound-bench-floor
+[ -n "${BENCH_NO_BUILD:-}" ] || { cargo build --release --quiet -p trailhound --bin trailhound && cargo build --release --quiet -p trailhound-samples -p trailhound-bench-floor; }
 ./target/release/trailhound-samples bench "$DATA" >/dev/null 2>&1
 file=$(awk -F'\t' '$1 == "callgrind" { print $2 }' "$DATA/manifest.tsv")
 records=$(awk -F'\t' '$1 == "callgrind" { print $4 }' "$DATA/manifest.tsv")

@@ -18,7 +18,8 @@ TH=./target/release/trailhound
 # BENCH_NO_BUILD=1: use the release binaries already built.
 if [ -z "${BENCH_NO_BUILD:-}" ]; then
   echo "==> building (release)" >&2
-  cargo build --release --quiet -p trailhound --bin trailhound -p trailhound-samples -p trailhound-bench-floor
+  cargo build --release --quiet -p trailhound --bin trailhound
+  cargo build --release --quiet -p trailhound-samples -p trailhound-bench-floor
 fi
 echo "==> benchmark data under $DATA" >&2
 ./target/release/trailhound-samples bench ${BENCH_LARGE:+--large} "$DATA"
