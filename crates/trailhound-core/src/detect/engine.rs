@@ -77,8 +77,7 @@ impl Alerts {
         start: i64,
         initial: u64,
     ) -> Option<&'s mut OpenFinding> {
-        let entity = principal_entity(&a.principal_key);
-        self.raise_on(spec, &entity, state, a, dedup, start, initial)
+        self.raise_ending(spec, state, a, dedup, start, a.time, initial)
     }
 
     /// [`Alerts::raise`] for a window that ends at `end`, later than the activity (a late
