@@ -12,7 +12,6 @@ use aws_sdk_sns::config::{ConfigBag, Intercept};
 use trailhound_aws::dynamo;
 use trailhound_aws::lambda::{AwsDeps, handle};
 use trailhound_aws::sink::SnsSink;
-use trailhound_core::ingest::ObjectRef;
 
 /// Lets the first `allow` SNS calls through, fails the rest before they are sent.
 #[derive(Debug)]
@@ -43,15 +42,6 @@ async fn with_sink(env: &Env, sns: aws_sdk_sns::Client) -> AwsDeps {
     let mut d = env.deps(0, 1.0).await;
     d.sink.sns = SnsSink::new(sns, &env.topic_arn);
     d
-}
-
-/// Finding ids still pending for an object.
-async fn pending(env: &Env, o: &ObjectRef) -> BTreeSet<String> {
-    let item = env
-        .item(&dynamo::object_pk(o), "applied")
-        .await
-        .expect("object applied");
-    item["pending"].as_m().unwrap().keys().cloned().collect()
 }
 
 fn ids(r: &[Received]) -> Vec<String> {

@@ -243,6 +243,18 @@ impl Env {
     }
 }
 
+/// Finding ids still pending in an object's outbox (the object must have been applied).
+pub async fn pending(
+    env: &Env,
+    o: &trailhound_core::ingest::ObjectRef,
+) -> std::collections::BTreeSet<String> {
+    let item = env
+        .item(&trailhound_aws::dynamo::object_pk(o), "applied")
+        .await
+        .expect("object applied");
+    item["pending"].as_m().unwrap().keys().cloned().collect()
+}
+
 pub async fn create_table(dynamo: &aws_sdk_dynamodb::Client, table: &str) {
     let attr = |n: &str| {
         AttributeDefinition::builder()
