@@ -107,6 +107,7 @@ impl Pipeline<'_> {
             return Ok(Outcome::default());
         }
         let keys = self.engine.entity_keys(acts);
+        let (mut conflicts, mut throttled) = (0u32, 0u32);
         for attempt in 1..=MAX_ATTEMPTS {
             // Checked before every load and commit: a part (or a retry after a conflict)
             // is not started past the deadline; the object fails and its event is retried
@@ -144,13 +145,60 @@ impl Pipeline<'_> {
                     });
                 }
                 Commit::Conflict => {
+                    conflicts += 1;
                     tracing::debug!(object = %object, attempt, "state changed underneath; reloading");
+                    store.backoff(attempt).await;
+                }
+                Commit::Throttled => {
+                    throttled += 1;
+                    tracing::debug!(object = %object, attempt, "commit throttled; reloading");
                     store.backoff(attempt).await;
                 }
             }
         }
-        anyhow::bail!(
+        anyhow::bail!("{}", commit_gave_up(object, conflicts, throttled))
+    }
+}
+
+/// Why an object's commit never went through in [`MAX_ATTEMPTS`]: concurrent changes (a hot
+/// principal shared with other invocations) or the store's throttling (capacity), which
+/// call for different fixes.
+fn commit_gave_up(object: &ObjectRef, conflicts: u32, throttled: u32) -> String {
+    if throttled == 0 {
+        return format!(
             "{object}: state kept changing underneath after {MAX_ATTEMPTS} attempts; the event will be retried"
-        )
+        );
+    }
+    let also = if conflicts > 0 {
+        format!(", and for concurrent changes {conflicts} times")
+    } else {
+        String::new()
+    };
+    format!(
+        "{object}: the state commit did not go through in {MAX_ATTEMPTS} attempts: the store cancelled it for throttling {throttled} times{also}; the event will be retried (check the table's capacity and its ThrottledRequests metric)"
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_commit_that_never_goes_through_says_what_stopped_it() {
+        let o = ObjectRef {
+            bucket: "b".into(),
+            key: "k".into(),
+            version: "e".into(),
+            part: 0,
+        };
+        assert_eq!(
+            commit_gave_up(&o, 12, 0),
+            "s3://b/k: state kept changing underneath after 12 attempts; the event will be retried"
+        );
+        let mixed = commit_gave_up(&o, 5, 7);
+        assert!(
+            mixed.starts_with("s3://b/k: the state commit did not go through in 12 attempts: the store cancelled it for throttling 7 times, and for concurrent changes 5 times; "),
+            "{mixed}"
+        );
     }
 }

@@ -257,7 +257,11 @@ async fn dynamo_throttling_converges_to_the_fault_free_state() {
         (3, 2, 1)
     );
     let c = deps.store.counters();
-    assert_eq!(c.conflicts, 1, "the cancelled commit, reloaded and redone");
+    assert_eq!(c.conflicts, 0, "no concurrent change");
+    assert_eq!(
+        c.throttled_commits, 1,
+        "the cancelled commit, reloaded and redone"
+    );
     assert_eq!(c.commits, 4, "three objects with records, one commit again");
     assert_eq!(env.items().await, clean_items, "no count lost or doubled");
     assert_eq!(delivered(&env.received().await), clean_sent);
@@ -271,8 +275,8 @@ async fn dynamo_throttling_past_the_sdk_retries_fails_the_object_and_redelivery_
     let proxy = Proxy::start().await;
     let deps = deps_via(&env, &proxy, 2).await;
     // (fault, requests it answers: the SDK's 2 attempts, or the pipeline's 12 commit
-    // attempts for a cancelled transaction, which it takes for a conflict; what the
-    // error says).
+    // attempts for a transaction cancelled for throttling, which it reloads and retries like
+    // a conflict but names apart; what the error says).
     let faults = [
         (
             Rule::new(Fault::dynamo_throughput_exceeded()).target("TransactWriteItems"),
@@ -289,7 +293,7 @@ async fn dynamo_throttling_past_the_sdk_retries_fails_the_object_and_redelivery_
         (
             Rule::new(Fault::dynamo_transaction_throttled()).target("TransactWriteItems"),
             12,
-            "state kept changing underneath after 12 attempts",
+            "the state commit did not go through in 12 attempts: the store cancelled it for throttling 12 times; the event will be retried (check the table's capacity and its ThrottledRequests metric)",
             "",
         ),
     ];
@@ -309,7 +313,8 @@ async fn dynamo_throttling_past_the_sdk_retries_fails_the_object_and_redelivery_
         handle(&deps, s3_event(o, *size)).await.unwrap();
         handle(&deps, s3_event(o, *size)).await.unwrap();
     }
-    assert_eq!(deps.store.counters().conflicts, 12);
+    assert_eq!(deps.store.counters().conflicts, 0);
+    assert_eq!(deps.store.counters().throttled_commits, 12);
     assert_eq!(env.items().await, clean_items);
     assert_eq!(delivered(&env.received().await), clean_sent);
 }

@@ -12,6 +12,9 @@ pub struct Counters {
     /// `TransactWriteItems` calls (commits attempted), a subset of `write_calls`.
     pub commits: AtomicU64,
     pub conflicts: AtomicU64,
+    /// Commits DynamoDB cancelled for throttling (`ThrottlingError` or
+    /// `ProvisionedThroughputExceeded` as the cancellation reason), retried like conflicts.
+    pub throttled_commits: AtomicU64,
     /// Entity states trimmed to fit their item or their transaction, and the pieces
     /// (rate series, seen values, kind entries, open findings) dropped.
     pub trimmed_entities: AtomicU64,
@@ -26,6 +29,7 @@ pub struct CountersSnapshot {
     pub items_written: u64,
     pub commits: u64,
     pub conflicts: u64,
+    pub throttled_commits: u64,
     pub trimmed_entities: u64,
     pub trimmed_pieces: u64,
 }
@@ -39,6 +43,7 @@ impl Counters {
             items_written: self.items_written.load(Ordering::Relaxed),
             commits: self.commits.load(Ordering::Relaxed),
             conflicts: self.conflicts.load(Ordering::Relaxed),
+            throttled_commits: self.throttled_commits.load(Ordering::Relaxed),
             trimmed_entities: self.trimmed_entities.load(Ordering::Relaxed),
             trimmed_pieces: self.trimmed_pieces.load(Ordering::Relaxed),
         }

@@ -14,8 +14,8 @@
 //! retried) for the object item and every entity. `commit` is one `TransactWriteItems`: a
 //! `Put` per changed entity conditioned on `version = :v` (or `attribute_not_exists(pk)`), a
 //! `ConditionCheck` per unchanged one, and a `Put` of the object item conditioned on
-//! `attribute_not_exists(pk)`; any failed condition is a [`Commit::Conflict`] and the pipeline
-//! loads and applies again, so concurrent invocations lose no counts. `mark_published` is one
+//! `attribute_not_exists(pk)`; any failed condition is a [`Commit::Conflict`] (a cancellation
+//! for throttling a [`Commit::Throttled`]) and the pipeline loads and applies again, so concurrent invocations lose no counts. `mark_published` is one
 //! `UpdateItem` removing the accepted ids from `pending`.
 
 use std::collections::{BTreeMap, HashMap};
@@ -303,30 +303,30 @@ impl DynamoStore {
     }
 }
 
-/// True when a cancelled transaction failed on a condition, a concurrent transaction or
-/// throttling: load and apply again.
-fn is_conflict(
+/// What a cancelled transaction means for the pipeline: a condition or a concurrent
+/// transaction is a [`Commit::Conflict`], throttling a [`Commit::Throttled`] (a condition
+/// wins when both are named: reloading is what fixes it); both load and apply again. `None`:
+/// an error to report.
+fn cancelled_as(
     e: &SdkError<TransactWriteItemsError, aws_sdk_dynamodb::config::http::HttpResponse>,
-) -> Option<bool> {
+) -> Option<Commit> {
     let SdkError::ServiceError(se) = e else {
         return None;
     };
     match se.err() {
         TransactWriteItemsError::TransactionCanceledException(c) => {
-            let retry = c.cancellation_reasons().iter().any(|r| {
-                matches!(
-                    r.code(),
-                    Some(
-                        "ConditionalCheckFailed"
-                            | "TransactionConflict"
-                            | "ThrottlingError"
-                            | "ProvisionedThroughputExceeded"
-                    )
-                )
-            });
-            Some(retry)
+            let codes = || c.cancellation_reasons().iter().filter_map(|r| r.code());
+            if codes().any(|c| matches!(c, "ConditionalCheckFailed" | "TransactionConflict")) {
+                Some(Commit::Conflict)
+            } else if codes()
+                .any(|c| matches!(c, "ThrottlingError" | "ProvisionedThroughputExceeded"))
+            {
+                Some(Commit::Throttled)
+            } else {
+                None
+            }
         }
-        TransactWriteItemsError::TransactionInProgressException(_) => Some(true),
+        TransactWriteItemsError::TransactionInProgressException(_) => Some(Commit::Conflict),
         _ => None,
     }
 }
@@ -495,10 +495,14 @@ impl Store for DynamoStore {
                 self.counters.add(&self.counters.items_written, n_items);
                 Ok(Commit::Done)
             }
-            Err(e) => match is_conflict(&e) {
-                Some(true) => {
+            Err(e) => match cancelled_as(&e) {
+                Some(Commit::Conflict) => {
                     self.counters.add(&self.counters.conflicts, 1);
                     Ok(Commit::Conflict)
+                }
+                Some(Commit::Throttled) => {
+                    self.counters.add(&self.counters.throttled_commits, 1);
+                    Ok(Commit::Throttled)
                 }
                 _ => Err(self.err("TransactWriteItems", e)),
             },

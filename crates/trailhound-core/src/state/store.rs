@@ -71,6 +71,10 @@ pub enum Commit {
     Done,
     /// An entity changed since `load`, or another invocation applied the object first.
     Conflict,
+    /// The store refused the commit for capacity (DynamoDB cancelled the transaction for
+    /// throttling): nothing was written; wait, load and apply again, as for a conflict. Kept
+    /// apart so a commit that never goes through says which of the two stopped it.
+    Throttled,
 }
 
 #[allow(async_fn_in_trait)]
