@@ -30,3 +30,4 @@ mod parallel;
 mod public_data;
 mod report;
 mod samples;
+mod supply_chain;
