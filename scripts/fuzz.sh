@@ -10,9 +10,9 @@
 # hang leaves its input under fuzz/artifacts/TARGET/ and exits non-zero; turn it into a
 # regression test (crates/trailhound/tests/malformed.rs) and fix it.
 #
-# Toolchain: cargo fuzz passes unstable rustc flags. A nightly toolchain is used when rustup
-# has one; otherwise the machine's stable compiler with RUSTC_BOOTSTRAP=1 (it accepts the
-# same flags; CI machines have only the one toolchain and cannot download another). No
+# Toolchain: cargo fuzz passes unstable rustc flags. The machine's stable compiler takes them
+# with RUSTC_BOOTSTRAP=1 (CI machines have only the one toolchain and cannot download
+# another; using it here too means one instrumented build, the one CI runs). No
 # sanitizer: the code has no `unsafe`, and a sanitizer runtime needs a nightly's; debug
 # assertions are on, so arithmetic overflow panics. cargo-fuzz is installed from crates.io
 # when missing. Builds go to fuzz/target (instrumented; never mixed with the workspace's).
@@ -36,12 +36,8 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
   echo "fuzz.sh: installing cargo-fuzz (crates.io)"
   cargo install cargo-fuzz --locked --quiet
 fi
-if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
-  fuzz=(cargo +nightly fuzz)
-else
-  export RUSTC_BOOTSTRAP=1
-  fuzz=(cargo fuzz)
-fi
+export RUSTC_BOOTSTRAP=1
+fuzz=(cargo fuzz)
 
 # The seed corpus: small real inputs of the target's kind (inflated, so mutations reach
 # the decoder; gzip is also decoded, so a few stay compressed).
