@@ -4,6 +4,8 @@
 #
 #   bash scripts/fuzz.sh TARGET SECONDS     # e.g. bash scripts/fuzz.sh cloudtrail 600
 #   bash scripts/fuzz.sh all SECONDS        # every target, SECONDS each
+#   FUZZ_RUNS=10000000 bash scripts/fuzz.sh cloudtrail 86400   # the long campaign: stop
+#                                           # after FUZZ_RUNS executions (or SECONDS)
 #
 # Targets: envelope classify_sniff cloudtrail invocation normalize detector_file secret_scan.
 # Hangs count as failures: each input gets FUZZ_TIMEOUT seconds (default 10). A crash or a
@@ -109,7 +111,7 @@ log=$(mktemp)
 set +e
 "${fuzz[@]}" run --sanitizer none --debug-assertions --fuzz-dir fuzz "$target" "$corpus" -- \
   -max_total_time="$secs" -timeout="$timeout" -rss_limit_mb=2048 -max_len=65536 \
-  -print_final_stats=1 2>&1 | tee "$log" | grep -E '^(#[0-9]+ +(INITED|DONE|pulse)|Done|==|SUMMARY|.*panicked|.*ERROR|stat::number_of_executed_units|stat::peak_rss_mb)' 
+  -print_final_stats=1 ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} 2>&1 | tee "$log" | grep -E '^(#[0-9]+ +(INITED|DONE|pulse)|Done|==|SUMMARY|.*panicked|.*ERROR|stat::number_of_executed_units|stat::peak_rss_mb)' 
 rc=${PIPESTATUS[0]}
 set -e
 execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)

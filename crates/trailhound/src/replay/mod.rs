@@ -115,12 +115,15 @@ pub async fn run(opts: &Options) -> anyhow::Result<Output> {
     let started = Instant::now();
     let engine = std::sync::Arc::new(load_engine(opts.detectors.as_deref(), opts.learning)?);
     let geo = std::sync::Arc::new(load_geo(opts.geoip.as_deref())?);
+    // Objects are applied one after another (`--jobs` parallelizes decoding only): the
+    // store moves states instead of copying them.
     let store = match &opts.state {
         Some(p) if p.exists() => {
             MemoryStore::load_file(p).map_err(|e| UsageError(format!("{e:#}")))?
         }
         _ => MemoryStore::new(),
-    };
+    }
+    .exclusive();
     let (remote, locals): (Vec<&String>, Vec<&String>) =
         opts.paths.iter().partition(|p| p.starts_with("s3://"));
     if !remote.is_empty() && !locals.is_empty() {
