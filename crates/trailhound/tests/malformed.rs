@@ -478,3 +478,33 @@ fn covered_elsewhere() {
     ];
     assert_eq!(covered.len(), 5);
 }
+
+/// Found by the `classify_sniff` fuzz target: an invocation-log object whose last record
+/// is followed by stray separators panicked the splitter (a slice past its buffer) when
+/// the object was read in one piece. Now the stray run is one bad record and the three
+/// records are kept.
+#[test]
+fn stray_separators_after_the_last_invocation_record_are_one_bad_record() {
+    let sample = "../../samples/AWSLogs/111122223333/BedrockModelInvocationLogs/us-west-2/2026/10/03/23/20261003T234849Z_d3da3f5e0e377e52.json.gz";
+    let mut text = Vec::new();
+    std::io::Read::read_to_end(
+        &mut flate2::read::GzDecoder::new(std::fs::File::open(sample).unwrap()),
+        &mut text,
+    )
+    .unwrap();
+    // Moved to the day before the run's newest allowed time (2026-10-01T00:00Z).
+    let text = String::from_utf8(text)
+        .unwrap()
+        .replace("2026-10-03T", "2026-09-30T")
+        .into_bytes();
+    let key = "AWSLogs/111122223333/BedrockModelInvocationLogs/us-west-2/2026/09/30/23/20260930T234849Z_stray.json.gz";
+    for tail in ["\n,\n", "]", "}}\n", ", , ,"] {
+        let mut bytes = text.clone();
+        bytes.extend_from_slice(tail.as_bytes());
+        for body in [bytes.clone(), gzip(&bytes)] {
+            let (d, acts) = decode(key, &body).unwrap();
+            assert_eq!(acts.len(), 3, "{tail:?}: {:?}", d.bad);
+            assert_eq!(d.bad, bad(&[(BadRecord::NotJson, 1)]), "{tail:?}");
+        }
+    }
+}

@@ -186,10 +186,13 @@ impl<R: Read> Splitter<R> {
                         self.pos = i;
                     }
                     let scanned = i - self.pos;
-                    if !self.fill()? {
+                    // `fill` moves the unread bytes to the front even when it then reads
+                    // nothing (end of input): re-base `i` before deciding.
+                    let more = self.fill()?;
+                    i = self.pos + scanned;
+                    if !more {
                         break;
                     }
-                    i = self.pos + scanned;
                 }
                 let s = self.pos;
                 self.pos = i;
@@ -482,6 +485,30 @@ mod tests {
             assert!(out.len() < 100, "no progress on {input:?}");
         }
         out
+    }
+
+    /// Found by the `classify_sniff` fuzz target: a run of stray separators that reaches
+    /// the end of a buffer read in one piece, after a value, sliced past the buffer (the
+    /// unread bytes had been moved to its front by the last, empty, read).
+    #[test]
+    fn stray_separators_at_the_end_of_a_buffered_stream() {
+        for (input, want) in [
+            ("{}\n,\n", vec!["{}", ",\n"]),
+            ("{\"a\":1} ]", vec!["{\"a\":1}", "]"]),
+            ("{}}", vec!["{}", "}"]),
+            ("1 , 2 ,", vec!["1", ", ", "2", ","]),
+        ] {
+            let mut s = Splitter::new(input.as_bytes(), 1 << 20);
+            let mut out = Vec::new();
+            while let Some(p) = s.stream_value().unwrap() {
+                match p {
+                    Piece::Record(b) => out.push(String::from_utf8_lossy(b).into_owned()),
+                    Piece::Oversized(n) | Piece::TooDeep(n) => panic!("{input:?}: {n}"),
+                }
+                assert!(out.len() < 10, "no progress on {input:?}");
+            }
+            assert_eq!(out, want, "{input:?}");
+        }
     }
 
     #[test]
