@@ -98,8 +98,9 @@ pub struct ReplayArgs {
     /// Do not draw the progress bar.
     #[arg(long)]
     pub no_progress: bool,
-    /// Threads reading and decoding objects (default: the cores available). Objects are
-    /// still applied in key-time order: the findings are the same for any N.
+    /// Threads (default: the cores available): N - 1 read and decode objects, one applies
+    /// them in key-time order and decodes when it would wait. The findings are the same
+    /// for any N.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub jobs: Option<u16>,
     /// Only read, decode and normalize the records (no state, no detectors, no findings):
