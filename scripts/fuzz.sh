@@ -111,7 +111,7 @@ log=$(mktemp)
 set +e
 "${fuzz[@]}" run --sanitizer none --debug-assertions --fuzz-dir fuzz "$target" "$corpus" -- \
   -max_total_time="$secs" -timeout="$timeout" -rss_limit_mb=2048 -max_len=65536 \
-  -print_final_stats=1 ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} 2>&1 | tee "$log" | grep -E '^(#[0-9]+[[:space:]]+(INITED|DONE|pulse)|Done|==|SUMMARY|.*panicked|.*ERROR|stat::number_of_executed_units|stat::peak_rss_mb)' 
+  -print_final_stats=1 ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} 2>&1 | tee "$log" | grep --line-buffered -E '^(#[0-9]+[[:space:]]+(INITED|DONE|pulse)|Done|==|SUMMARY|.*panicked|.*ERROR|stat::number_of_executed_units|stat::peak_rss_mb)' 
 rc=${PIPESTATUS[0]}
 set -e
 execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' || true)
