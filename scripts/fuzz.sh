@@ -6,6 +6,8 @@
 #   bash scripts/fuzz.sh all SECONDS        # every target, SECONDS each
 #   FUZZ_RUNS=10000000 bash scripts/fuzz.sh cloudtrail 86400   # the long campaign: stop
 #                                           # after FUZZ_RUNS executions (or SECONDS)
+#   FUZZ_MAX_LEN=4096 ...                   # cap input length (default 65536; the long
+#                                           # campaign uses libFuzzer's 4096 for speed)
 #
 # Targets: envelope classify_sniff cloudtrail invocation normalize detector_file secret_scan.
 # Hangs count as failures: each input gets FUZZ_TIMEOUT seconds (default 10). A crash or a
@@ -25,6 +27,7 @@ TARGETS=(envelope classify_sniff cloudtrail invocation normalize detector_file s
 target=${1:?usage: scripts/fuzz.sh TARGET|all SECONDS}
 secs=${2:?usage: scripts/fuzz.sh TARGET|all SECONDS}
 timeout=${FUZZ_TIMEOUT:-10}
+max_len=${FUZZ_MAX_LEN:-65536}
 
 if [ "$target" = all ]; then
   for t in "${TARGETS[@]}"; do bash "$0" "$t" "$secs"; done
@@ -110,7 +113,7 @@ echo "fuzz.sh: $target for ${secs}s, corpus $corpus ($(ls "$corpus" | wc -l) inp
 log=$(mktemp)
 set +e
 "${fuzz[@]}" run --sanitizer none --debug-assertions --fuzz-dir fuzz "$target" "$corpus" -- \
-  -max_total_time="$secs" -timeout="$timeout" -rss_limit_mb=2048 -max_len=65536 \
+  -max_total_time="$secs" -timeout="$timeout" -rss_limit_mb=2048 -max_len="$max_len" \
   -print_final_stats=1 ${FUZZ_RUNS:+-runs="$FUZZ_RUNS"} 2>&1 | tee "$log" | grep --line-buffered -E '^(#[0-9]+[[:space:]]+(INITED|DONE|pulse)|Done|==|SUMMARY|.*panicked|.*ERROR|stat::number_of_executed_units|stat::peak_rss_mb)' 
 rc=${PIPESTATUS[0]}
 set -e

@@ -24,6 +24,7 @@
 //! each prefix).
 
 mod pairs;
+mod runs;
 
 use memchr::memmem;
 
@@ -128,6 +129,7 @@ fn is_base64(b: u8) -> bool {
     b.is_ascii_alphanumeric() || b == b'+' || b == b'/' || b == b'='
 }
 
+#[cfg(test)]
 /// Finds the first run of `class` bytes that starts with `prefix` on a boundary (the byte
 /// before is not in `class`) and that `accept`s. Every byte is looked at a bounded
 /// number of times: a run is measured once, from the first occurrence of `prefix` in it, and
@@ -158,6 +160,7 @@ fn example(s: &[u8]) -> bool {
     memmem::find(s, b"EXAMPLE").is_some()
 }
 
+#[cfg(test)]
 /// Finds an AWS access key id (`AKIA`/`ASIA` + 16 upper-case alphanumerics) on a word
 /// boundary, skipping documentation examples; returns its start and length.
 fn aws_key_at(body: &[u8]) -> Option<(usize, usize)> {
@@ -206,12 +209,14 @@ fn secret_key_near(body: &[u8], from: usize) -> Option<&[u8]> {
     None
 }
 
+#[cfg(test)]
 /// Finds a token that starts with `prefix` and has at least `min` token characters after it;
 /// returns its start and length.
 fn prefixed(body: &[u8], prefix: &[u8], min: usize) -> Option<(usize, usize)> {
     find_run(body, prefix, is_token, |r| r.len() >= prefix.len() + min)
 }
 
+#[cfg(test)]
 /// Token prefixes: kind, prefix, minimum token characters after it.
 const PREFIXES: &[(&str, &[u8], usize)] = &[
     ("github-token", b"github_pat_", 40),
@@ -231,45 +236,46 @@ const PREFIXES: &[(&str, &[u8], usize)] = &[
     ("openai-key", b"sk-", 32),
 ];
 
-/// A PEM private-key block: the header and at least 32 characters of key material after it.
+/// A PEM private-key block: the header and at least 32 characters of key material after it
+/// (the reference for the one-pass search, tests only).
+#[cfg(test)]
 fn private_key(body: &[u8]) -> Option<String> {
-    let finder = memmem::Finder::new(b"PRIVATE KEY-----");
-    let mut from = 0;
-    while let Some(off) = finder.find(&body[from..]) {
-        let at = from + off;
-        from = at + 16;
-        // `-----BEGIN ` and an upper-case label (`RSA `, `OPENSSH `, none) just before.
-        let back = &body[at.saturating_sub(32)..at];
-        let Some(b) = memmem::rfind(back, b"-----BEGIN ") else {
-            continue;
-        };
-        let label = &back[b + 11..];
-        if !label.iter().all(|&c| c.is_ascii_uppercase() || c == b' ') {
-            continue;
-        }
-        // Skip line breaks (raw, or `\n` escaped in the JSON text) and spaces.
-        let mut i = from;
-        let stop = (from + 16).min(body.len());
-        while i < stop {
-            match body[i] {
-                b' ' | b'\t' | b'\r' | b'\n' => i += 1,
-                b'\\' if matches!(body.get(i + 1), Some(b'n' | b'r')) => i += 2,
-                _ => break,
-            }
-        }
-        let material = body[i..]
-            .iter()
-            .take(32)
-            .take_while(|&&c| is_base64(c))
-            .count();
-        if material >= 32 {
-            let label = String::from_utf8_lossy(label);
-            return Some(format!("-----BEGIN {label}PRIVATE KEY-----****"));
-        }
-    }
-    None
+    memmem::find_iter(body, runs::PEM).find_map(|at| private_key_at(body, at))
 }
 
+/// A PEM private-key header whose `PRIVATE KEY-----` is at `at`: `-----BEGIN ` and an
+/// upper-case label (`RSA `, `OPENSSH `, none) just before, and at least 32 characters of
+/// key material after it. Returns the masked header.
+fn private_key_at(body: &[u8], at: usize) -> Option<String> {
+    let from = at + runs::PEM.len();
+    let back = &body[at.saturating_sub(32)..at];
+    let b = memmem::rfind(back, b"-----BEGIN ")?;
+    let label = &back[b + 11..];
+    if !label.iter().all(|&c| c.is_ascii_uppercase() || c == b' ') {
+        return None;
+    }
+    // Skip line breaks (raw, or `\n` escaped in the JSON text) and spaces.
+    let mut i = from;
+    let stop = (from + 16).min(body.len());
+    while i < stop {
+        match body[i] {
+            b' ' | b'\t' | b'\r' | b'\n' => i += 1,
+            b'\\' if matches!(body.get(i + 1), Some(b'n' | b'r')) => i += 2,
+            _ => break,
+        }
+    }
+    let material = body[i..]
+        .iter()
+        .take(32)
+        .take_while(|&&c| is_base64(c))
+        .count();
+    (material >= 32).then(|| {
+        let label = String::from_utf8_lossy(label);
+        format!("-----BEGIN {label}PRIVATE KEY-----****")
+    })
+}
+
+#[cfg(test)]
 /// Bedrock long-term API keys: `ABSK` + base64 (of `BedrockAPIKey-…`), 32+ characters
 /// (the `=` padding is not part of the run, so `KEY=ABSK…` is on a boundary).
 fn bedrock_key(body: &[u8]) -> Option<(usize, usize)> {
@@ -303,6 +309,32 @@ pub fn scan_side(body: &[u8], side: Side, flags: &mut ContentFlags) {
 }
 
 fn find(body: &[u8]) -> Option<(&'static str, String)> {
+    let found = runs::scan(body);
+    if let Some(m) = found.private_key {
+        return Some(("private-key", m));
+    }
+    if let Some((kind, value)) = pairs::pair(body, true) {
+        return Some((kind, mask(value)));
+    }
+    // The two access key id prefixes: the earlier run wins.
+    let key = found.runs[0].into_iter().chain(found.runs[1]).min();
+    if let Some((at, n)) = key {
+        if let Some(s) = secret_key_near(body, at + n) {
+            return Some(("aws-secret-access-key", mask(s)));
+        }
+        return Some(("aws-access-key-id", mask(&body[at..at + n])));
+    }
+    let token = runs::ANCHORS.iter().zip(&found.runs).skip(2);
+    if let Some((a, &Some((at, n)))) = token.into_iter().find(|(_, r)| r.is_some()) {
+        return Some((a.kind, mask(&body[at..at + n])));
+    }
+    pairs::pair(body, false).map(|(kind, value)| (kind, mask(value)))
+}
+
+/// The search before [`runs`] (a pass per prefix, in `find`'s order), which the one-pass
+/// search must agree with (tests only).
+#[cfg(test)]
+fn find_per_prefix(body: &[u8]) -> Option<(&'static str, String)> {
     if let Some(m) = private_key(body) {
         return Some(("private-key", m));
     }

@@ -112,54 +112,98 @@ pub fn random_enough(v: &[u8]) -> bool {
         && entropy(v) >= MIN_ENTROPY
 }
 
+/// How far before its `=`/`:` a label can start: the longest label (21 bytes,
+/// `aws_secret_access_key`), 16 identifier characters after it, and at most 11 separator
+/// bytes before the `=` (see [`separator`]).
+const REACH: usize = 21 + 16 + 11;
+
+/// What a label candidate at one position gave.
+enum Candidate<'a> {
+    /// No label with a separator starts here.
+    None,
+    /// A label and a value that is not a secret; the search resumes at the index.
+    Rejected(usize),
+    Found(&'static str, &'a [u8]),
+}
+
+/// Tries a label at `at`: a word or camelCase start, a label, its separator and value.
+fn candidate(body: &[u8], at: usize, aws: bool) -> Candidate<'_> {
+    if !matches!(body[at], b'p' | b'a' | b's' | b'P' | b'A' | b'S') {
+        return Candidate::None;
+    }
+    // A label starts a word, or a camelCase part (`dbPassword`, `ClientSecret`).
+    if at > 0 && body[at - 1].is_ascii_alphanumeric() && !body[at].is_ascii_uppercase() {
+        return Candidate::None;
+    }
+    for (label, kind) in LABELS {
+        let Some(end) = label_at(body, at, label) else {
+            continue;
+        };
+        // `SecretAccessKey` (CloudTrail, SDK JSON) is the AWS label written camelCase.
+        let (end, kind) = match label_at(body, end, b"_access_key") {
+            Some(e) if *kind == "secret" => (e, "aws-secret-access-key"),
+            _ => (end, *kind),
+        };
+        if (kind == "aws-secret-access-key") != aws {
+            continue;
+        }
+        let Some(v) = separator(body, end) else {
+            continue;
+        };
+        let len = body[v..]
+            .iter()
+            .take(MAX_LEN)
+            .take_while(|&&b| value_byte(b))
+            .count();
+        let value = &body[v..v + len];
+        let ok = if aws {
+            value.len() == 40
+                && value.iter().all(|&b| super::is_base64(b))
+                && super::secret_key_shape(value)
+        } else {
+            random_enough(value)
+        };
+        if ok {
+            return Candidate::Found(kind, value);
+        }
+        // Resume after the value: it is not searched again.
+        return Candidate::Rejected(v + len);
+    }
+    Candidate::None
+}
+
 /// The first labelled secret: with `aws`, only AWS secret access keys (40 characters, mixed
 /// case, not an example); without, the generic kinds.
+///
+/// Every label needs a `=` or `:` at most [`REACH`] bytes after its start, so the search
+/// jumps (`memchr`) from one `=`/`:` to the next and tries only the positions before it that
+/// no earlier window tried: the same positions in the same order as trying every byte
+/// (prompts are mostly prose, where that was 5 ns a byte), each at most once.
 pub fn pair(body: &[u8], aws: bool) -> Option<(&'static str, &[u8])> {
-    let mut i = 0;
-    while i < body.len() {
-        let at = i;
-        i += 1;
-        if !matches!(body[at], b'p' | b'a' | b's' | b'P' | b'A' | b'S') {
-            continue;
-        }
-        // A label starts a word, or a camelCase part (`dbPassword`, `ClientSecret`).
-        if at > 0 && body[at - 1].is_ascii_alphanumeric() && !body[at].is_ascii_uppercase() {
-            continue;
-        }
-        for (label, kind) in LABELS {
-            let Some(end) = label_at(body, at, label) else {
-                continue;
-            };
-            // `SecretAccessKey` (CloudTrail, SDK JSON) is the AWS label written camelCase.
-            let (end, kind) = match label_at(body, end, b"_access_key") {
-                Some(e) if *kind == "secret" => (e, "aws-secret-access-key"),
-                _ => (end, *kind),
-            };
-            if (kind == "aws-secret-access-key") != aws {
-                continue;
+    let mut next = 0;
+    for e in memchr::memchr2_iter(b'=', b':', body) {
+        let mut at = next.max(e.saturating_sub(REACH));
+        while at < e {
+            match candidate(body, at, aws) {
+                Candidate::Found(kind, value) => return Some((kind, value)),
+                Candidate::Rejected(resume) => at = resume.max(at + 1),
+                Candidate::None => at += 1,
             }
-            let Some(v) = separator(body, end) else {
-                continue;
-            };
-            let len = body[v..]
-                .iter()
-                .take(MAX_LEN)
-                .take_while(|&&b| value_byte(b))
-                .count();
-            let value = &body[v..v + len];
-            // Resume after the value: it is not searched again.
-            i = i.max(v + len);
-            let ok = if aws {
-                value.len() == 40
-                    && value.iter().all(|&b| super::is_base64(b))
-                    && super::secret_key_shape(value)
-            } else {
-                random_enough(value)
-            };
-            if ok {
-                return Some((kind, value));
-            }
-            break;
+        }
+        next = next.max(at);
+    }
+    None
+}
+
+/// The byte-by-byte search [`pair`] must agree with (tests only).
+#[cfg(test)]
+fn pair_every_byte(body: &[u8], aws: bool) -> Option<(&'static str, &[u8])> {
+    let mut at = 0;
+    while at < body.len() {
+        match candidate(body, at, aws) {
+            Candidate::Found(kind, value) => return Some((kind, value)),
+            Candidate::Rejected(resume) => at = resume.max(at + 1),
+            Candidate::None => at += 1,
         }
     }
     None
@@ -227,5 +271,58 @@ mod tests {
         }
         let ex = "aws_secret_access_key = wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY";
         assert_eq!(pair(ex.as_bytes(), true), None);
+    }
+
+    #[test]
+    fn anchored_search_agrees_with_every_byte() {
+        // Labels at every distance from their separator, rejected values followed by real
+        // ones, windows that overlap, separators without labels, and random bytes.
+        let mut bodies: Vec<Vec<u8>> = Vec::new();
+        for (pad, gap) in (0..18).flat_map(|p| (0..13).map(move |g| (p, g))) {
+            let ident = "x".repeat(pad);
+            let spaces = " ".repeat(gap);
+            for label in [
+                "password",
+                "api_key",
+                "SecretAccessKey",
+                "aws_secret_access_key",
+                "awssecret_access_key",
+            ] {
+                bodies.push(
+                    format!("a: b {label}{ident}{spaces}= hunter2 {label}:Zq7mR2vL9xKpq8Vd3kR2mT7yWz1XbN4cLp6HsJ0a").into(),
+                );
+                bodies.push(
+                    format!("==::{label}{spaces}:{ident}=q8Vd3kR2mT7yWz1XbN4cLp6HsJ0aGfE9uK5oYiB3")
+                        .into(),
+                );
+                // The label as far from its `=` as it can be.
+                for value in ["Zq7mR2vL9xKp", "q8Vd3kR2mT7yWz1XbN4cLp6HsJ0aGfE9uK5oYiB3"] {
+                    bodies.push(format!("{label}{ident}{spaces}={value}").into());
+                }
+            }
+        }
+        let alphabet = b"pasPAS_=: \"'xk9Zwordecty-";
+        let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+        for n in 0..4000 {
+            let len = n % 200;
+            let body: Vec<u8> = (0..len)
+                .map(|_| {
+                    x ^= x << 13;
+                    x ^= x >> 7;
+                    x ^= x << 17;
+                    alphabet[(x % alphabet.len() as u64) as usize]
+                })
+                .collect();
+            bodies.push(body);
+        }
+        let mut found = 0;
+        for body in &bodies {
+            for aws in [false, true] {
+                let want = pair_every_byte(body, aws);
+                found += usize::from(want.is_some());
+                assert_eq!(pair(body, aws), want, "{:?}", String::from_utf8_lossy(body));
+            }
+        }
+        assert!(found > 100, "the bodies exercise matches ({found})");
     }
 }
