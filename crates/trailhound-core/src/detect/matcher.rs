@@ -49,9 +49,12 @@ impl Glob {
     }
 
     pub fn is_match(&self, s: &str) -> bool {
-        let Some(mut rest) = s.strip_prefix(self.first.as_str()) else {
+        let first = self.first.as_bytes();
+        if s.len() < first.len() || !same(&s.as_bytes()[..first.len()], first) {
             return false;
-        };
+        }
+        // A whole UTF-8 prefix ends on a character boundary.
+        let mut rest = &s[first.len()..];
         let Some(last) = &self.last else {
             return rest.is_empty();
         };
@@ -62,8 +65,17 @@ impl Glob {
                 None => return false,
             }
         }
-        rest.len() >= last.len() && rest.ends_with(last.as_str())
+        rest.len() >= last.len()
+            && same(&rest.as_bytes()[rest.len() - last.len()..], last.as_bytes())
     }
+}
+
+/// Byte equality of two short slices, inline: the prefixes and suffixes of globs (`arn:`,
+/// `/*`, `Mozilla/`) are a few bytes, and a call to libc's `memcmp` per comparison was 7% of
+/// a replay with the default detectors (perf, realistic CloudTrail file).
+#[inline]
+fn same(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y)
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
