@@ -174,11 +174,6 @@ fn aws_key_at(body: &[u8]) -> Option<(usize, usize)> {
         .min()
 }
 
-#[cfg(test)]
-fn aws_key(body: &[u8]) -> Option<&[u8]> {
-    aws_key_at(body).map(|(at, n)| &body[at..at + n])
-}
-
 /// A 40-character AWS secret access key: base64 characters, mixed case, not an example.
 fn secret_key_shape(r: &[u8]) -> bool {
     r.len() == 40
@@ -316,16 +311,21 @@ fn find(body: &[u8]) -> Option<(&'static str, String)> {
     if let Some((kind, value)) = pairs::pair(body, true) {
         return Some((kind, mask(value)));
     }
-    // The two access key id prefixes: the earlier run wins.
-    let key = found.runs[0].into_iter().chain(found.runs[1]).min();
-    if let Some((at, n)) = key {
+    let hits = || {
+        runs::ANCHORS
+            .iter()
+            .zip(found.runs)
+            .filter_map(|(a, r)| Some((a, r?)))
+    };
+    let key_id = |a: &runs::Anchor| matches!(a.accept, runs::Accept::AwsKeyId);
+    // The access key id prefixes (`AKIA`, `ASIA`): the earlier run wins.
+    if let Some((_, (at, n))) = hits().filter(|(a, _)| key_id(a)).min_by_key(|&(_, r)| r) {
         if let Some(s) = secret_key_near(body, at + n) {
             return Some(("aws-secret-access-key", mask(s)));
         }
         return Some(("aws-access-key-id", mask(&body[at..at + n])));
     }
-    let token = runs::ANCHORS.iter().zip(&found.runs).skip(2);
-    if let Some((a, &Some((at, n)))) = token.into_iter().find(|(_, r)| r.is_some()) {
+    if let Some((a, (at, n))) = hits().find(|(a, _)| !key_id(a)) {
         return Some((a.kind, mask(&body[at..at + n])));
     }
     pairs::pair(body, false).map(|(kind, value)| (kind, mask(value)))
@@ -500,31 +500,34 @@ mod tests {
         assert_eq!(split_kind("x"), ("x", "-"));
     }
 
+    /// The first accepted run of `prefix`, as the one-pass scan finds it.
+    fn run_of(body: &[u8], prefix: &[u8]) -> Option<(usize, usize)> {
+        let i = runs::ANCHORS
+            .iter()
+            .position(|a| a.prefix == prefix)
+            .unwrap();
+        runs::scan(body).runs[i]
+    }
+
     #[test]
     fn runs_of_a_prefix_are_measured_once() {
         // Inside a run only its first byte is on a boundary.
         let body = b"xsk-sk-sk-sk-sk-sk-sk-sk-sk-sk-sk-sk-sk-sk-sk-sk-sk-sk- sk-sk-sk-sk-sk-sk-sk-sk-sk-sk-sk-sk-";
-        assert_eq!(prefixed(body, b"sk-", 32), Some((56, 36)));
-        assert_eq!(prefixed(&body[..90], b"sk-", 32), None);
+        assert_eq!(run_of(body, b"sk-"), Some((56, 36)));
+        assert_eq!(run_of(&body[..90], b"sk-"), None);
+        assert_eq!(run_of(b"AKIAAKIAIOSFODNN7EXA", b"AKIA"), Some((0, 20)));
+        assert_eq!(run_of(b"AKIAAKIAIOSFODNN7EXAM", b"AKIA"), None);
         assert_eq!(
-            aws_key(b"AKIAAKIAIOSFODNN7EXA"),
-            Some(&b"AKIAAKIAIOSFODNN7EXA"[..])
-        );
-        assert_eq!(aws_key(b"AKIAAKIAIOSFODNN7EXAM"), None);
-        assert_eq!(
-            aws_key(b"AKIA AKIAR7K2M4QQJV5SXE3D."),
-            Some(&b"AKIAR7K2M4QQJV5SXE3D"[..])
+            run_of(b"AKIA AKIAR7K2M4QQJV5SXE3D.", b"AKIA"),
+            Some((5, 20))
         );
         let run = "sk-".repeat(1 << 20);
         let led = format!("x{run}");
         let t = std::time::Instant::now();
-        assert_eq!(prefixed(run.as_bytes(), b"sk-", 32), Some((0, run.len())));
-        assert_eq!(prefixed(led.as_bytes(), b"sk-", 32), None);
-        assert_eq!(
-            prefixed("sk- ".repeat(1 << 20).as_bytes(), b"sk-", 32),
-            None
-        );
-        assert_eq!(aws_key("AKIA".repeat(1 << 20).as_bytes()), None);
+        assert_eq!(run_of(run.as_bytes(), b"sk-"), Some((0, run.len())));
+        assert_eq!(run_of(led.as_bytes(), b"sk-"), None);
+        assert_eq!(run_of("sk- ".repeat(1 << 20).as_bytes(), b"sk-"), None);
+        assert_eq!(run_of("AKIA".repeat(1 << 20).as_bytes(), b"AKIA"), None);
         // Linear: well under a second in a release build, a few in debug on a loaded
         // machine; the quadratic scan took minutes.
         assert!(
