@@ -18,7 +18,7 @@ else
 fi
 # A short fuzz run per target (scripts/fuzz.sh; libFuzzer through cargo fuzz, installed from
 # crates.io when missing; the stable compiler with RUSTC_BOOTSTRAP=1). Any crash or hang
-# fails the suite. TRAILHOUND_FUZZ_SECONDS sets the time per target (default 30; 0 skips it).
+# fails the suite. TRAILHOUND_FUZZ_SECONDS sets the time per target (default 20; 0 skips it).
 fuzz_secs=${TRAILHOUND_FUZZ_SECONDS:-20}
 if [ "$fuzz_secs" != 0 ]; then
   step "fuzz (${fuzz_secs}s per target)"; bash scripts/fuzz.sh all "$fuzz_secs"; took

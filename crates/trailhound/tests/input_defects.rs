@@ -460,7 +460,7 @@ fn secret_scan_is_linear_on_runs_of_a_prefix() {
     ] {
         let body = format!(r#"{{"prompt":"{lead}{}"}}"#, run(unit));
         let (f, took) = timed_scan(body.as_bytes());
-        assert!(took < Duration::from_secs(10), "{lead}{unit:?}: {took:?}");
+        assert!(took < Duration::from_secs(30), "{lead}{unit:?}: {took:?}");
         assert_eq!(
             f.secret,
             want.map(|(k, m)| (k, m.to_string())),
@@ -474,7 +474,7 @@ fn secret_scan_is_linear_on_runs_of_a_prefix() {
         run("sk-")
     );
     let (f, took) = timed_scan(body.as_bytes());
-    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert!(took < Duration::from_secs(30), "{took:?}");
     assert_eq!(
         f.secret,
         Some(("aws-access-key-id", "AKIA************XE3D".to_string()))
@@ -484,7 +484,7 @@ fn secret_scan_is_linear_on_runs_of_a_prefix() {
         run("sk-")
     );
     let (f, took) = timed_scan(body.as_bytes());
-    assert!(took < Duration::from_secs(10), "{took:?}");
+    assert!(took < Duration::from_secs(30), "{took:?}");
     assert_eq!(
         f.secret,
         Some((
@@ -506,7 +506,7 @@ fn a_4mb_prompt_of_a_secret_prefix_decodes_quickly() {
         let t = Instant::now();
         let (d, acts) = decode(INV_KEY, body.as_bytes());
         let took = t.elapsed();
-        assert!(took < Duration::from_secs(10), "{unit}: {took:?}");
+        assert!(took < Duration::from_secs(30), "{unit}: {took:?}");
         assert_eq!((d.records, d.bad_total()), (1, 0));
         // The kind names the side: `openai-key@prompt`.
         assert_eq!(

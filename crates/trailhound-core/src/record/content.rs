@@ -528,10 +528,11 @@ mod tests {
         assert_eq!(run_of(led.as_bytes(), b"sk-"), None);
         assert_eq!(run_of("sk- ".repeat(1 << 20).as_bytes(), b"sk-"), None);
         assert_eq!(run_of("AKIA".repeat(1 << 20).as_bytes(), b"AKIA"), None);
-        // Linear: well under a second in a release build, a few in debug on a loaded
-        // machine; the quadratic scan took minutes.
+        // Linear: about a second in a test build (the searchers are optimized there, see
+        // the workspace's Cargo.toml), more on a loaded machine; the quadratic scan took
+        // hours on these 3 MB, so the bound is generous.
         assert!(
-            t.elapsed() < std::time::Duration::from_secs(10),
+            t.elapsed() < std::time::Duration::from_secs(30),
             "{:?}",
             t.elapsed()
         );
@@ -563,7 +564,7 @@ mod tests {
                 let mut f = ContentFlags::default();
                 scan(body.as_bytes(), &mut f);
                 assert!(
-                    t.elapsed() < std::time::Duration::from_secs(10),
+                    t.elapsed() < std::time::Duration::from_secs(30),
                     "{unit:?}: {:?}",
                     t.elapsed()
                 );
