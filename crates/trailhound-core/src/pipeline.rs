@@ -5,7 +5,7 @@
 
 use std::io::Read;
 
-use crate::activity::{self, Activity, Decoded, Normalizer};
+use crate::activity::{self, Activity, Decoded, Normalizer, Sink};
 use crate::detect::Engine;
 use crate::finding::Finding;
 use crate::geo::Geo;
@@ -28,6 +28,32 @@ pub struct Pipeline<'a> {
     /// (now, by the wall clock, plus [`FUTURE_SLACK`]); replay passes its newest key time
     /// plus the slack.
     pub newest_allowed: Option<i64>,
+}
+
+/// The time filter between the decoder and a [`Sink`]: records dated outside
+/// `[oldest, newest]` are counted and dropped, those outside `[since, until)` dropped.
+struct Ranged<'s> {
+    oldest: Option<i64>,
+    newest: i64,
+    since: Option<i64>,
+    until: Option<i64>,
+    dropped: u64,
+    /// The newest time among the records in range (before `since`/`until`).
+    newest_kept: Option<i64>,
+    out: &'s mut dyn Sink,
+}
+
+impl Sink for Ranged<'_> {
+    fn push(&mut self, a: Activity) {
+        if a.time > self.newest || self.oldest.is_some_and(|o| a.time < o) {
+            self.dropped += 1;
+            return;
+        }
+        self.newest_kept = Some(self.newest_kept.map_or(a.time, |t| t.max(a.time)));
+        if self.since.is_none_or(|s| a.time >= s) && self.until.is_none_or(|u| a.time < u) {
+            self.out.push(a);
+        }
+    }
 }
 
 /// How far past the newest allowed time (now, or the newest key time) a record may be dated.
@@ -55,25 +81,44 @@ impl Pipeline<'_> {
         object: &ObjectRef,
         raw: R,
     ) -> Result<(Decoded, Vec<Activity>), ObjectError> {
-        let mut norm = Normalizer::new(self.geo).with_paths(self.engine.paths());
         let mut acts = Vec::new();
-        let mut decoded = activity::decode_object(
+        let decoded = self.decode_into(object, raw, &mut acts)?;
+        acts.sort_by_key(|a| a.time);
+        Ok((decoded, acts))
+    }
+
+    /// Decodes one object and hands `out` its activities in record order, only those in
+    /// the allowed time range and in `[since, until)`. On error `out` has been given the
+    /// activities before it, which the caller discards.
+    pub fn decode_into<R: Read>(
+        &self,
+        object: &ObjectRef,
+        raw: R,
+        out: &mut dyn Sink,
+    ) -> Result<Decoded, ObjectError> {
+        let mut norm = Normalizer::new(self.geo).with_paths(self.engine.paths());
+        // Range-check event times: one forged timestamp must not move a watermark, expire
+        // state or split a finding. Out-of-range records are bad records, not activity.
+        let mut ranged = Ranged {
+            oldest: crate::ingest::key_time(&object.key).map(|k| k - PAST_SLACK),
+            newest: self
+                .newest_allowed
+                .unwrap_or_else(|| chrono::Utc::now().timestamp() + FUTURE_SLACK),
+            since: self.since,
+            until: self.until,
+            dropped: 0,
+            newest_kept: None,
+            out,
+        };
+        let mut decoded = activity::decode_object_into(
             object,
             classify(&object.key),
             raw,
             &self.limits,
             &mut norm,
-            &mut acts,
+            &mut ranged,
         )?;
-        // Range-check event times: one forged timestamp must not move a watermark, expire
-        // state or split a finding. Out-of-range records are bad records, not activity.
-        let oldest = crate::ingest::key_time(&object.key).map(|k| k - PAST_SLACK);
-        let newest = self
-            .newest_allowed
-            .unwrap_or_else(|| chrono::Utc::now().timestamp() + FUTURE_SLACK);
-        let before = acts.len();
-        acts.retain(|a| a.time <= newest && oldest.is_none_or(|o| a.time >= o));
-        let dropped = (before - acts.len()) as u64;
+        let dropped = ranged.dropped;
         if dropped > 0 {
             tracing::warn!(object = %object, records = dropped, "records dated outside the allowed range skipped");
             *decoded
@@ -81,15 +126,9 @@ impl Pipeline<'_> {
                 .entry(crate::record::BadRecord::TimeOutOfRange)
                 .or_default() += dropped;
             decoded.records -= dropped;
-            decoded.newest_event = acts.iter().map(|a| a.time).max();
+            decoded.newest_event = ranged.newest_kept;
         }
-        if self.since.is_some() || self.until.is_some() {
-            acts.retain(|a| {
-                self.since.is_none_or(|s| a.time >= s) && self.until.is_none_or(|u| a.time < u)
-            });
-        }
-        acts.sort_by_key(|a| a.time);
-        Ok((decoded, acts))
+        Ok(decoded)
     }
 
     /// Applies an object's activities through `store`: load, detect, commit; on a conflict

@@ -95,6 +95,11 @@ pub struct ReplayArgs {
     /// applied); an object past it fails, counted as too-many-records.
     #[arg(long, default_value_t = trailhound_core::record::DEFAULT_MAX_RECORDS)]
     pub max_records: u64,
+    /// Objects of more records than this are applied in segments of this many, so memory
+    /// does not grow with object size; such objects are decoded twice (once whole, so a bad
+    /// object fails before any of it is applied). 0 holds every object whole.
+    #[arg(long, value_name = "N", default_value_t = replay::DEFAULT_SEGMENT)]
+    pub segment_records: usize,
     /// Do not draw the progress bar.
     #[arg(long)]
     pub no_progress: bool,
@@ -222,6 +227,7 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 jobs: args.jobs.map_or(0, usize::from),
                 decode_only: args.decode_only,
                 report: args.report,
+                segment_records: args.segment_records,
             };
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()

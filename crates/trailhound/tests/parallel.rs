@@ -124,3 +124,66 @@ fn jobs_zero_is_a_usage_error() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn objects_past_the_segment_size_are_applied_in_parts_with_the_same_findings() {
+    // `--segment-records 3`: every object of the generated archive (about 17 records each)
+    // is decoded whole, then read again and applied in parts of 3. One object is cut short:
+    // it fails whole before any of it is applied, as it does when held whole.
+    let dir = tempfile::tempdir().unwrap();
+    trailhound_samples::bench::small_archive(dir.path(), 1).unwrap();
+    let mut objects: Vec<_> = walk(dir.path());
+    objects.sort();
+    let cut = &objects[objects.len() / 2];
+    let bytes = std::fs::read(cut).unwrap();
+    std::fs::write(cut, &bytes[..bytes.len() - 40]).unwrap();
+    let whole = replay(&["--learning", "0s", "--segment-records", "0"], dir.path());
+    assert_eq!(whole.status.code(), Some(0), "{}", text(&whole.stderr));
+    assert!(ids(&whole).len() > 10, "{}", counts(&whole));
+    assert!(
+        counts(&whole).contains("; failed 1 (inflate 1);"),
+        "{}",
+        counts(&whole)
+    );
+    for jobs in ["1", "2"] {
+        let parts = replay(
+            &["--learning", "0s", "--segment-records", "3", "--jobs", jobs],
+            dir.path(),
+        );
+        assert_eq!(parts.status.code(), Some(0), "{}", text(&parts.stderr));
+        assert_eq!(ids(&parts), ids(&whole), "--jobs {jobs}");
+        assert!(
+            parts.stdout == whole.stdout,
+            "--jobs {jobs}: same ids, different findings"
+        );
+        assert_eq!(counts(&parts), counts(&whole), "--jobs {jobs}");
+    }
+    // Continued from a state file, the parts already applied are not applied again.
+    let state = dir.path().join("state.json");
+    let args = [
+        "--learning",
+        "0s",
+        "--segment-records",
+        "3",
+        "--state",
+        state.to_str().unwrap(),
+    ];
+    let first = replay(&args, dir.path());
+    assert!(first.stdout == whole.stdout, "{}", text(&first.stderr));
+    let again = replay(&args, dir.path());
+    assert_eq!(again.status.code(), Some(0), "{}", text(&again.stderr));
+    assert_eq!(text(&again.stdout), "");
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(walk(&p));
+        } else if p.extension().is_some_and(|x| x == "gz") {
+            out.push(p);
+        }
+    }
+    out
+}

@@ -41,11 +41,22 @@ impl Decoded {
     }
 }
 
+/// Where an object's activities go as they are decoded, in record order.
+pub trait Sink {
+    fn push(&mut self, a: Activity);
+}
+
+impl Sink for Vec<Activity> {
+    fn push(&mut self, a: Activity) {
+        Vec::push(self, a);
+    }
+}
+
 /// Decoding context for one object.
 pub(crate) struct DecodeCtx<'a, 'g> {
     pub object: &'a ObjectRef,
     pub norm: &'a mut Normalizer<'g>,
-    pub out: &'a mut Vec<Activity>,
+    pub out: &'a mut dyn Sink,
     pub stats: Decoded,
     seen: u64,
     /// [`Limits::max_records`] and [`Limits::deadline`].
@@ -113,6 +124,24 @@ pub fn decode_object<R: Read>(
     out: &mut Vec<Activity>,
 ) -> Result<Decoded, ObjectError> {
     let start = out.len();
+    let result = decode_object_into(object, kind, raw, limits, norm, out);
+    if result.is_err() {
+        out.truncate(start);
+    }
+    result
+}
+
+/// Decodes one object from `raw` and hands its activities to `out` as they are decoded.
+/// On error `out` has been given the activities of the records before the error: the
+/// caller discards them (an object is applied whole or not at all).
+pub fn decode_object_into<R: Read>(
+    object: &ObjectRef,
+    kind: ObjectKind,
+    raw: R,
+    limits: &Limits,
+    norm: &mut Normalizer<'_>,
+    out: &mut dyn Sink,
+) -> Result<Decoded, ObjectError> {
     let mut ctx = DecodeCtx {
         object,
         norm,
@@ -123,14 +152,8 @@ pub fn decode_object<R: Read>(
         deadline: limits.deadline,
         stop: None,
     };
-    let result = run(&mut ctx, kind, raw, limits);
-    match result {
-        Ok(()) => Ok(ctx.stats),
-        Err(e) => {
-            ctx.out.truncate(start);
-            Err(e)
-        }
-    }
+    run(&mut ctx, kind, raw, limits)?;
+    Ok(ctx.stats)
 }
 
 fn run<R: Read>(

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-pub use decode::{Decoded, decode_object};
+pub use decode::{Decoded, Sink, decode_object, decode_object_into};
 
 use crate::geo::{CountryCode, Geo, GeoInfo, SourceAddr};
 use crate::record::cloudtrail::{PathId, Paths, Scalar};

@@ -19,6 +19,8 @@ pub mod parallel;
 #[cfg(feature = "s3")]
 mod remote;
 pub mod report;
+mod segments;
+pub use segments::DEFAULT_SEGMENT;
 #[cfg(not(feature = "s3"))]
 mod remote {
     //! This build has no S3 support (the `s3` feature is off).
@@ -66,6 +68,9 @@ pub struct Options {
     pub decode_only: bool,
     /// Write the HTML investigation report there (and record the observed series for it).
     pub report: Option<PathBuf>,
+    /// Local objects of more activities than this are applied in segments of this many,
+    /// so memory does not grow with object size (0: every object whole; see `segments`).
+    pub segment_records: usize,
 }
 
 pub struct Output {
@@ -171,11 +176,13 @@ pub async fn run(opts: &Options) -> anyhow::Result<Output> {
         since: opts.since,
         until: opts.until,
         newest_allowed,
+        segment: opts.segment_records,
     };
-    let decoded = parallel::Ordered::start(setup, objects.clone(), jobs);
+    let decoded = parallel::Ordered::start(setup.clone(), objects.clone(), jobs);
     for (obj, result) in decoded {
         bar.set_message(obj.object.key.rsplit('/').next().unwrap_or("").to_string());
         process_local(
+            &setup,
             &pipeline,
             &store,
             &obj,
@@ -231,7 +238,9 @@ pub async fn run(opts: &Options) -> anyhow::Result<Output> {
     })
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn process_local(
+    setup: &parallel::Setup,
     pipeline: &Pipeline<'_>,
     store: &MemoryStore,
     obj: &LocalObject,
@@ -256,10 +265,15 @@ async fn process_local(
         object,
         decoded: &decoded,
     });
-    if decode_only {
-        return Ok(());
+    match acts {
+        _ if decode_only => Ok(()),
+        parallel::Held::All(acts) => {
+            apply(pipeline, store, &obj.object, &acts, stats, findings).await
+        }
+        parallel::Held::Segmented => {
+            segments::apply(setup, pipeline, store, obj, stats, findings).await
+        }
     }
-    apply(pipeline, store, &obj.object, &acts, stats, findings).await
 }
 
 /// What a replay collects: the latest version of each finding, and the observed series

@@ -16,7 +16,7 @@ use std::sync::mpsc;
 use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
 
-use trailhound_core::activity::{Activity, Decoded};
+use trailhound_core::activity::{Activity, Decoded, Sink};
 use trailhound_core::detect::Engine;
 use trailhound_core::geo::Geo;
 use trailhound_core::ingest::ObjectError;
@@ -25,7 +25,39 @@ use trailhound_core::pipeline::Pipeline;
 use trailhound_core::record::Limits;
 
 /// One object's decode result.
-pub type DecodeResult = Result<(Decoded, Vec<Activity>), ObjectError>;
+pub type DecodeResult = Result<(Decoded, Held), ObjectError>;
+
+/// An object's activities after its first decode.
+#[derive(Debug)]
+pub enum Held {
+    /// All of them, sorted by event time.
+    All(Vec<Activity>),
+    /// More than [`Setup::segment`]: not held. The object was decoded whole (so its counts
+    /// are known and a bad object fails before any of it is applied); it is read again and
+    /// applied segment by segment (`super::segments`).
+    Segmented,
+}
+
+/// A sink that holds at most `cap` activities and then none.
+struct Bounded {
+    acts: Vec<Activity>,
+    cap: usize,
+    over: bool,
+}
+
+impl Sink for Bounded {
+    fn push(&mut self, a: Activity) {
+        if self.over {
+            return;
+        }
+        if self.acts.len() >= self.cap {
+            self.over = true;
+            self.acts = Vec::new();
+            return;
+        }
+        self.acts.push(a);
+    }
+}
 
 /// What a decoding thread needs to build its own [`Pipeline`].
 #[derive(Clone)]
@@ -36,6 +68,9 @@ pub struct Setup {
     pub since: Option<i64>,
     pub until: Option<i64>,
     pub newest_allowed: Option<i64>,
+    /// Objects of more activities than this are applied in segments of this many
+    /// (`--segment-records`; 0: every object whole).
+    pub segment: usize,
 }
 
 impl Setup {
@@ -51,14 +86,28 @@ impl Setup {
     }
 }
 
-/// Reads and decodes one local object.
-pub fn decode(pipeline: &Pipeline<'_>, obj: &LocalObject) -> DecodeResult {
-    std::fs::File::open(&obj.path)
-        .map_err(|source| ObjectError::Read {
-            object: obj.object.clone(),
-            source,
-        })
-        .and_then(|file| pipeline.decode(&obj.object, file))
+/// Opens a local object.
+pub fn open(obj: &LocalObject) -> Result<std::fs::File, ObjectError> {
+    std::fs::File::open(&obj.path).map_err(|source| ObjectError::Read {
+        object: obj.object.clone(),
+        source,
+    })
+}
+
+/// Reads and decodes one local object, holding at most `segment` activities (0: all).
+pub fn decode(pipeline: &Pipeline<'_>, obj: &LocalObject, segment: usize) -> DecodeResult {
+    let mut sink = Bounded {
+        acts: Vec::new(),
+        cap: if segment == 0 { usize::MAX } else { segment },
+        over: false,
+    };
+    let decoded = pipeline.decode_into(&obj.object, open(obj)?, &mut sink)?;
+    if sink.over {
+        return Ok((decoded, Held::Segmented));
+    }
+    let mut acts = sink.acts;
+    acts.sort_by_key(|a| a.time);
+    Ok((decoded, Held::All(acts)))
 }
 
 /// The number of jobs when `--jobs` is not given: the cores this process may use.
@@ -136,7 +185,7 @@ impl Iterator for Ordered {
         let obj = self.objects.get(i)?.clone();
         self.next += 1;
         let result = match &mut self.threads {
-            None => decode(&self.setup.pipeline(), &obj),
+            None => decode(&self.setup.pipeline(), &obj, self.setup.segment),
             Some(t) => {
                 let result = loop {
                     if let Some(r) = t.pending.remove(&i) {
@@ -155,7 +204,8 @@ impl Iterator for Ordered {
                             .compare_exchange(c, c + 1, Ordering::Relaxed, Ordering::Relaxed)
                             .is_ok()
                     {
-                        let r = decode(&self.setup.pipeline(), &self.objects[c]);
+                        let r =
+                            decode(&self.setup.pipeline(), &self.objects[c], self.setup.segment);
                         t.pending.insert(c, r);
                         continue;
                     }
@@ -216,7 +266,10 @@ fn worker(
                 return;
             }
         }
-        if tx.send((i, decode(&pipeline, &objects[i]))).is_err() {
+        if tx
+            .send((i, decode(&pipeline, &objects[i], setup.segment)))
+            .is_err()
+        {
             return;
         }
     }
