@@ -85,6 +85,8 @@ if [ -n "${BENCH_LARGE:-}" ]; then
   echo "==> cloudtrail-1GB (1 run each)" >&2
   RUNS=1 measure cloudtrail-1GB "floor" ./target/release/floor "$path"
   RUNS=1 measure cloudtrail-1GB "replay --jobs 1" "$TH" replay --no-progress --jobs 1 "$path"
+  # The same with the object held whole (the behaviour before --segment-records).
+  RUNS=1 measure cloudtrail-1GB "replay --jobs 1 (held whole)" "$TH" replay --no-progress --jobs 1 --segment-records 0 "$path"
 fi
 
 # ---- report --------------------------------------------------------------------------
