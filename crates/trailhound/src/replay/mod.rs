@@ -179,6 +179,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Output> {
         segment: opts.segment_records,
     };
     let decoded = parallel::Ordered::start(setup.clone(), objects.clone(), jobs);
+    let recycler = decoded.recycler();
     for (obj, result) in decoded {
         bar.set_message(obj.object.key.rsplit('/').next().unwrap_or("").to_string());
         process_local(
@@ -187,6 +188,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Output> {
             &store,
             &obj,
             result,
+            &recycler,
             opts.decode_only,
             &mut stats,
             &mut findings,
@@ -245,6 +247,7 @@ async fn process_local(
     store: &MemoryStore,
     obj: &LocalObject,
     decoded: parallel::DecodeResult,
+    recycler: &parallel::Recycler,
     decode_only: bool,
     stats: &mut Stats,
     findings: &mut Collected,
@@ -266,10 +269,16 @@ async fn process_local(
         decoded: &decoded,
     });
     match acts {
-        _ if decode_only => Ok(()),
-        parallel::Held::All(acts) => {
-            apply(pipeline, store, &obj.object, &acts, stats, findings).await
+        parallel::Held::All(acts) if decode_only => {
+            recycler.give(acts);
+            Ok(())
         }
+        parallel::Held::All(acts) => {
+            let applied = apply(pipeline, store, &obj.object, &acts, stats, findings).await;
+            recycler.give(acts);
+            applied
+        }
+        _ if decode_only => Ok(()),
         parallel::Held::Segmented => {
             segments::apply(setup, pipeline, store, obj, stats, findings).await
         }
