@@ -4,12 +4,12 @@
 #   trailhound replay --decode-only, the Python peer (bench/peer.py), and trailhound replay
 #   with all default detectors, on the realistic CloudTrail file, the invocation-log file,
 #   the many-small-objects archive and the uniform file.
-# Each command runs BENCH_RUNS times (default 3); the median wall time, MB/s of inflated
+# Each command runs BENCH_RUNS times (default 5), round-robin within a case; the median wall time, MB/s of inflated
 # JSON, ratios and peak RSS (/usr/bin/time) go to stdout and to bench/results.md.
 # BENCH_LARGE=1 also generates and replays a 1 GB CloudTrail file (memory check).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-RUNS=${BENCH_RUNS:-3}
+RUNS=${BENCH_RUNS:-5}
 DATA="$PWD/target/bench-data"
 OUT=bench/results.md
 TH=./target/release/trailhound
@@ -32,28 +32,44 @@ trap 'rm -rf "$TMP"' EXIT
 ROWS="$TMP/rows"
 : >"$ROWS"
 
-# measure CASE LABEL CMD...: RUNS runs; appends "case label median_s maxrss_kib cpu_s" to ROWS.
-measure() {
-  local case=$1 label=$2
+# add CASE LABEL CMD...: queues a command of the current case.
+QUEUE=()
+add() {
+  local n=${#QUEUE[@]}
+  QUEUE+=("$1"$'\t'"$2")
   shift 2
-  local times=() rss=() cpu=()
-  for _ in $(seq "$RUNS"); do
-    /usr/bin/time -f "%e %M %U %S" -o "$TMP/t" "$@" >/dev/null 2>"$TMP/err" || {
-      echo "failed: $*" >&2
-      cat "$TMP/err" >&2
-      return 1
-    }
-    read -r e m u s <"$TMP/t"
-    times+=("$e")
-    rss+=("$m")
-    cpu+=("$(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }')")
+  printf '%s\0' "$@" >"$TMP/cmd.$n"
+  : >"$TMP/res.$n"
+}
+
+median() { sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }'; }
+
+# run_queue: runs the queued commands RUNS times, round-robin (run 1 of every command, then
+# run 2...), so a slow spell of the machine hits every command of the case alike; appends
+# "case label median_s maxrss_kib cpu_s" per command to ROWS.
+run_queue() {
+  local n r argv e m u s
+  for r in $(seq "$RUNS"); do
+    for n in "${!QUEUE[@]}"; do
+      mapfile -d '' -t argv <"$TMP/cmd.$n"
+      /usr/bin/time -f "%e %M %U %S" -o "$TMP/t" "${argv[@]}" >/dev/null 2>"$TMP/err" || {
+        echo "failed: ${argv[*]}" >&2
+        cat "$TMP/err" >&2
+        return 1
+      }
+      read -r e m u s <"$TMP/t"
+      echo "$e $m $(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }')" >>"$TMP/res.$n"
+    done
   done
-  local med_t med_m med_c
-  med_t=$(printf '%s\n' "${times[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
-  med_m=$(printf '%s\n' "${rss[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
-  med_c=$(printf '%s\n' "${cpu[@]}" | sort -g | awk '{ a[NR] = $1 } END { print a[int((NR + 1) / 2)] }')
-  printf '%s\t%s\t%s\t%s\t%s\n' "$case" "$label" "$med_t" "$med_m" "$med_c" >>"$ROWS"
-  printf '  %-14s %-28s %7.2fs %7.1f MiB\n' "$case" "$label" "$med_t" "$(awk -v m="$med_m" 'BEGIN { print m / 1024 }')" >&2
+  for n in "${!QUEUE[@]}"; do
+    local case=${QUEUE[$n]%%$'\t'*} label=${QUEUE[$n]#*$'\t'} med_t med_m med_c
+    med_t=$(awk '{ print $1 }' "$TMP/res.$n" | median)
+    med_m=$(awk '{ print $2 }' "$TMP/res.$n" | median)
+    med_c=$(awk '{ print $3 }' "$TMP/res.$n" | median)
+    printf '%s\t%s\t%s\t%s\t%s\n' "$case" "$label" "$med_t" "$med_m" "$med_c" >>"$ROWS"
+    printf '  %-14s %-28s %7.2fs %7.1f MiB\n' "$case" "$label" "$med_t" "$(awk -v m="$med_m" 'BEGIN { print m / 1024 }')" >&2
+  done
+  QUEUE=()
 }
 
 gz_list() { find "$1" -name '*.gz' | sort; }
@@ -64,17 +80,19 @@ bench_case() {
   [ -n "$path" ] || return 0
   echo "==> $case ($(field "$case" 3) objects, $(awk -v b="$(field "$case" 6)" 'BEGIN { printf "%.1f", b / 1e6 }') MB inflated)" >&2
   gz_list "$path" >"$TMP/list"
-  measure "$case" "gzip -dc" sh -c 'xargs gzip -dc <"$1"' sh "$TMP/list"
+  cp "$TMP/list" "$TMP/list.$case"
+  add "$case" "gzip -dc" sh -c 'xargs gzip -dc <"$1"' sh "$TMP/list.$case"
   if command -v pigz >/dev/null; then
-    measure "$case" "pigz -dc" sh -c 'xargs pigz -dc <"$1"' sh "$TMP/list"
+    add "$case" "pigz -dc" sh -c 'xargs pigz -dc <"$1"' sh "$TMP/list.$case"
   fi
-  measure "$case" "floor" ./target/release/floor "$path"
-  measure "$case" "decode-only" "$TH" replay --no-progress --jobs 1 --decode-only "$path"
-  measure "$case" "python-peer" python3 bench/peer.py "$path"
-  measure "$case" "replay --jobs 1" "$TH" replay --no-progress --jobs 1 "$path"
+  add "$case" "floor" ./target/release/floor "$path"
+  add "$case" "decode-only" "$TH" replay --no-progress --jobs 1 --decode-only "$path"
+  add "$case" "python-peer" python3 bench/peer.py "$path"
+  add "$case" "replay --jobs 1" "$TH" replay --no-progress --jobs 1 "$path"
   if [ "$(field "$case" 3)" -gt 1 ]; then
-    measure "$case" "replay --jobs 2" "$TH" replay --no-progress --jobs 2 "$path"
+    add "$case" "replay --jobs 2" "$TH" replay --no-progress --jobs 2 "$path"
   fi
+  run_queue
 }
 
 for c in cloudtrail invocations small-objects uniform; do
@@ -83,10 +101,11 @@ done
 if [ -n "${BENCH_LARGE:-}" ]; then
   path=$(field cloudtrail-1GB 2)
   echo "==> cloudtrail-1GB (1 run each)" >&2
-  RUNS=1 measure cloudtrail-1GB "floor" ./target/release/floor "$path"
-  RUNS=1 measure cloudtrail-1GB "replay --jobs 1" "$TH" replay --no-progress --jobs 1 "$path"
+  add cloudtrail-1GB "floor" ./target/release/floor "$path"
+  add cloudtrail-1GB "replay --jobs 1" "$TH" replay --no-progress --jobs 1 "$path"
   # The same with the object held whole (the behaviour before --segment-records).
-  RUNS=1 measure cloudtrail-1GB "replay --jobs 1 (held whole)" "$TH" replay --no-progress --jobs 1 --segment-records 0 "$path"
+  add cloudtrail-1GB "replay --jobs 1 (held whole)" "$TH" replay --no-progress --jobs 1 --segment-records 0 "$path"
+  RUNS=1 run_queue
 fi
 
 # ---- report --------------------------------------------------------------------------
@@ -98,7 +117,7 @@ mem=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
   echo "Generated by \`bash bench/run.sh\` on $(date -u +%Y-%m-%dT%H:%MZ) (commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'))."
   echo "Load average when the run ended: $(cut -d' ' -f1-3 /proc/loadavg) (other builds on the machine make the wall times noisy)."
   echo "Machine: $(nproc) cores, ${cpu_model:-unknown CPU}, $mem RAM, $(uname -sr); rustc $(rustc --version | cut -d' ' -f2), Python $(python3 -c 'import platform; print(platform.python_version())')."
-  echo "Each command ran $RUNS times; the table shows the median wall time and the median peak RSS."
+  echo "Each command ran $RUNS times, round-robin with the other commands of its data set (so a slow spell of the machine hits them alike); the table shows the median wall time and the median peak RSS."
   echo "MB/s is inflated JSON per second (MB = 10^6 bytes). \"vs floor\" is the floor program's time over"
   echo "this command's time (1.00 = as fast as inflate + skip-only parse); \"vs python\" is the Python peer's"
   echo "time over this command's time."
