@@ -79,8 +79,7 @@ bench_case() {
   path=$(field "$case" 2)
   [ -n "$path" ] || return 0
   echo "==> $case ($(field "$case" 3) objects, $(awk -v b="$(field "$case" 6)" 'BEGIN { printf "%.1f", b / 1e6 }') MB inflated)" >&2
-  gz_list "$path" >"$TMP/list"
-  cp "$TMP/list" "$TMP/list.$case"
+  gz_list "$path" >"$TMP/list.$case"
   add "$case" "gzip -dc" sh -c 'xargs gzip -dc <"$1"' sh "$TMP/list.$case"
   if command -v pigz >/dev/null; then
     add "$case" "pigz -dc" sh -c 'xargs pigz -dc <"$1"' sh "$TMP/list.$case"

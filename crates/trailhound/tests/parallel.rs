@@ -44,6 +44,17 @@ fn ids(out: &Output) -> Vec<String> {
         .collect()
 }
 
+/// `other` ran and printed the same findings and summary counts as `base`.
+fn assert_same(other: &Output, base: &Output, what: &str) {
+    assert_eq!(other.status.code(), Some(0), "{}", text(&other.stderr));
+    assert_eq!(ids(other), ids(base), "{what}");
+    assert!(
+        other.stdout == base.stdout,
+        "{what}: same ids, different findings"
+    );
+    assert_eq!(counts(other), counts(base), "{what}");
+}
+
 #[test]
 fn jobs_give_the_same_findings_on_the_samples() {
     let samples = common::repo().join("samples");
@@ -52,13 +63,7 @@ fn jobs_give_the_same_findings_on_the_samples() {
     assert!(ids(&one).len() >= 5, "{:?}", ids(&one));
     for jobs in ["2", "3", "8"] {
         let many = replay(&["--jobs", jobs], &samples);
-        assert_eq!(many.status.code(), Some(0), "{}", text(&many.stderr));
-        assert_eq!(ids(&many), ids(&one), "--jobs {jobs}");
-        assert!(
-            many.stdout == one.stdout,
-            "--jobs {jobs}: same ids, different findings"
-        );
-        assert_eq!(counts(&many), counts(&one), "--jobs {jobs}");
+        assert_same(&many, &one, &format!("--jobs {jobs}"));
     }
 }
 
@@ -84,13 +89,7 @@ fn jobs_give_the_same_findings_on_a_generated_archive() {
     );
     for jobs in ["2", "5"] {
         let many = replay(&["--jobs", jobs, "--learning", "0s"], dir.path());
-        assert_eq!(many.status.code(), Some(0), "{}", text(&many.stderr));
-        assert_eq!(ids(&many), ids(&one), "--jobs {jobs}");
-        assert!(
-            many.stdout == one.stdout,
-            "--jobs {jobs}: same ids, different findings"
-        );
-        assert_eq!(counts(&many), counts(&one), "--jobs {jobs}");
+        assert_same(&many, &one, &format!("--jobs {jobs}"));
     }
 }
 
@@ -150,13 +149,7 @@ fn objects_past_the_segment_size_are_applied_in_parts_with_the_same_findings() {
             &["--learning", "0s", "--segment-records", "3", "--jobs", jobs],
             dir.path(),
         );
-        assert_eq!(parts.status.code(), Some(0), "{}", text(&parts.stderr));
-        assert_eq!(ids(&parts), ids(&whole), "--jobs {jobs}");
-        assert!(
-            parts.stdout == whole.stdout,
-            "--jobs {jobs}: same ids, different findings"
-        );
-        assert_eq!(counts(&parts), counts(&whole), "--jobs {jobs}");
+        assert_same(&parts, &whole, &format!("parts of 3, --jobs {jobs}"));
     }
     // Continued from a state file, the parts already applied are not applied again.
     let state = dir.path().join("state.json");

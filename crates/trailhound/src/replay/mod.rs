@@ -148,14 +148,6 @@ pub async fn run(opts: &Options) -> anyhow::Result<Output> {
         .chain(remote.iter().flat_map(|r| r.key_times()))
         .max();
     let newest_allowed = newest_key.map(|t| t + trailhound_core::pipeline::FUTURE_SLACK);
-    let pipeline = Pipeline {
-        engine: &engine,
-        geo: &geo,
-        limits: opts.limits,
-        since: opts.since,
-        until: opts.until,
-        newest_allowed,
-    };
     let bar = progress(
         opts.progress,
         (objects.len() + remote.as_ref().map_or(0, |r| r.len())) as u64,
@@ -184,7 +176,6 @@ pub async fn run(opts: &Options) -> anyhow::Result<Output> {
         bar.set_message(obj.object.key.rsplit('/').next().unwrap_or("").to_string());
         process_local(
             &setup,
-            &pipeline,
             &store,
             &obj,
             result,
@@ -243,7 +234,6 @@ pub async fn run(opts: &Options) -> anyhow::Result<Output> {
 #[allow(clippy::too_many_arguments)]
 async fn process_local(
     setup: &parallel::Setup,
-    pipeline: &Pipeline<'_>,
     store: &MemoryStore,
     obj: &LocalObject,
     decoded: parallel::DecodeResult,
@@ -269,19 +259,17 @@ async fn process_local(
         decoded: &decoded,
     });
     match acts {
-        parallel::Held::All(acts) if decode_only => {
-            recycler.give(acts);
-            Ok(())
-        }
         parallel::Held::All(acts) => {
-            let applied = apply(pipeline, store, &obj.object, &acts, stats, findings).await;
+            let applied = if decode_only {
+                Ok(())
+            } else {
+                apply(&setup.pipeline(), store, object, &acts, stats, findings).await
+            };
             recycler.give(acts);
             applied
         }
-        _ if decode_only => Ok(()),
-        parallel::Held::Segmented => {
-            segments::apply(setup, pipeline, store, obj, stats, findings).await
-        }
+        parallel::Held::Segmented if decode_only => Ok(()),
+        parallel::Held::Segmented => segments::apply(setup, store, obj, stats, findings).await,
     }
 }
 

@@ -5,9 +5,8 @@
 //! the one part that cannot be parallelized, got only N/(N + 1) of a core (`--jobs 2` on 2
 //! cores was 1.40x `--jobs 1`). When the object it needs next is not decoded yet, the
 //! applying thread decodes the next unclaimed one itself instead of waiting, so a
-//! decode-bound replay (`--decode-only`) still uses all N. Decoded objects waiting to be
-//! applied are bounded ([`Window`]: `2 * N` objects, or up to `64 * N` small ones within
-//! 4 MiB compressed), each holding at most `--segment-records` activities, so memory stays
+//! decode-bound replay (`--decode-only`) still uses all N. At most `2 * N` decoded objects
+//! wait to be applied, each holding at most `--segment-records` activities, so memory stays
 //! bounded however far the decoders could run ahead.
 //!
 //! With one job nothing is spawned: each object is decoded when it is asked for.
@@ -149,49 +148,9 @@ struct Threads {
     gate: Arc<(Mutex<usize>, Condvar)>,
     /// The next object no thread has claimed.
     claim: Arc<AtomicUsize>,
-    window: Window,
+    window: usize,
     workers: Vec<JoinHandle<()>>,
     recycle: mpsc::Sender<Vec<Activity>>,
-}
-
-/// Compressed bytes of objects that may be decoded ahead beyond the first `2 * jobs`
-/// objects: about 25 MB of JSON, some 10 MiB of held activities.
-const AHEAD_BYTES: u64 = 4 << 20;
-
-/// How far ahead of the applier objects may be decoded: always `2 * jobs` objects, and up
-/// to `64 * jobs` while they add up to at most [`AHEAD_BYTES`] compressed. Small objects (the
-/// 5-50 KB a trail delivers every 5 minutes) take a fraction of a millisecond each to
-/// decode: a window of a few of them kept the decoders waiting on the applier's wake-ups
-/// (`--jobs 2` about 1.45x `--jobs 1`; about 1.65x with 64 objects ahead, in one A/B run).
-#[derive(Clone)]
-struct Window {
-    few: usize,
-    many: usize,
-    /// `cum[i]`: compressed bytes of the objects before `i`.
-    cum: Arc<Vec<u64>>,
-}
-
-impl Window {
-    fn new(objects: &[LocalObject], jobs: usize) -> Window {
-        let mut cum = Vec::with_capacity(objects.len() + 1);
-        cum.push(0u64);
-        for o in objects {
-            cum.push(cum[cum.len() - 1].saturating_add(o.size));
-        }
-        Window {
-            few: 2 * jobs,
-            many: 64 * jobs,
-            cum: Arc::new(cum),
-        }
-    }
-
-    /// May object `i` be decoded while the applier has taken `taken` objects?
-    fn allows(&self, i: usize, taken: usize) -> bool {
-        if i < taken.saturating_add(self.few) || taken >= self.cum.len() - 1 {
-            return true;
-        }
-        i < taken + self.many && self.cum[i + 1] - self.cum[taken] <= AHEAD_BYTES
-    }
 }
 
 const STOP: usize = usize::MAX / 2;
@@ -203,7 +162,7 @@ impl Ordered {
         let objects = Arc::new(objects);
         let jobs = jobs.max(1).min(objects.len());
         let threads = (jobs > 1).then(|| {
-            let window = Window::new(&objects, jobs);
+            let window = 2 * jobs;
             let decoders = jobs - 1;
             let (tx, rx) = mpsc::channel();
             let gate = Arc::new((Mutex::new(0usize), Condvar::new()));
@@ -215,12 +174,9 @@ impl Ordered {
                     let (tx, gate, claim) = (tx.clone(), gate.clone(), claim.clone());
                     let spent = spent.clone();
                     let (setup, objects) = (setup.clone(), objects.clone());
-                    let window = window.clone();
                     std::thread::Builder::new()
                         .name(format!("decode-{n}"))
-                        .spawn(move || {
-                            worker(&setup, &objects, &claim, &gate, &window, &tx, &spent)
-                        })
+                        .spawn(move || worker(&setup, &objects, &claim, &gate, window, &tx, &spent))
                         .expect("spawning a decode thread")
                 })
                 .collect();
@@ -271,9 +227,9 @@ impl Iterator for Ordered {
                     }
                     // Not decoded yet: decode the next unclaimed object here (within the
                     // window) rather than wait; else wait for a decoder.
+                    let limit = (i + t.window).min(self.objects.len());
                     let c = t.claim.load(Ordering::Relaxed);
-                    let allowed = c < self.objects.len() && t.window.allows(c, i);
-                    if allowed
+                    if c < limit
                         && t.claim
                             .compare_exchange(c, c + 1, Ordering::Relaxed, Ordering::Relaxed)
                             .is_ok()
@@ -283,7 +239,7 @@ impl Iterator for Ordered {
                         t.pending.insert(c, r);
                         continue;
                     }
-                    if allowed {
+                    if c < limit {
                         continue; // a decoder claimed it first: look again
                     }
                     let (j, r) =
@@ -320,7 +276,7 @@ fn worker(
     objects: &[LocalObject],
     claim: &AtomicUsize,
     gate: &(Mutex<usize>, Condvar),
-    window: &Window,
+    window: usize,
     tx: &mpsc::Sender<(usize, DecodeResult)>,
     spent: &Spent,
 ) {
@@ -331,17 +287,11 @@ fn worker(
         if i >= objects.len() {
             return;
         }
-        // Wait until the consumer is close enough to this one.
+        // Wait until the consumer is within `window` objects of this one.
         {
             let (lock, cv) = gate;
             let mut taken = lock.lock().unwrap_or_else(|e| e.into_inner());
-            while !window.allows(i, *taken) {
-                drop(taken);
-                drain(spent);
-                taken = lock.lock().unwrap_or_else(|e| e.into_inner());
-                if window.allows(i, *taken) {
-                    break;
-                }
+            while i >= *taken + window {
                 taken = cv.wait(taken).unwrap_or_else(|e| e.into_inner());
             }
             if *taken == STOP {
@@ -364,42 +314,4 @@ fn drain(spent: &Spent) {
         rx.try_iter().collect()
     };
     drop(batch);
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn objects(sizes: &[u64]) -> Vec<LocalObject> {
-        sizes
-            .iter()
-            .enumerate()
-            .map(|(i, &size)| LocalObject {
-                path: format!("o{i}").into(),
-                object: trailhound_core::ingest::ObjectRef {
-                    bucket: "local".into(),
-                    key: format!("o{i}"),
-                    version: String::new(),
-                    part: 0,
-                },
-                time: None,
-                size,
-            })
-            .collect()
-    }
-
-    #[test]
-    fn the_window_runs_ahead_by_objects_or_by_small_bytes() {
-        // Two jobs: 4 objects always, up to 128 within 4 MiB compressed.
-        let w = Window::new(&objects(&[10 << 10; 300]), 2);
-        assert!(w.allows(3, 0) && w.allows(127, 0));
-        assert!(!w.allows(128, 0) && w.allows(128, 1));
-        let w = Window::new(&objects(&[3 << 20; 10]), 2);
-        assert!(w.allows(3, 0) && !w.allows(4, 0) && w.allows(4, 1));
-        // 1 MiB each: 4 MiB is objects 0..=3, so the 5th waits for the first.
-        let w = Window::new(&objects(&[1 << 20; 10]), 1);
-        assert!(w.allows(3, 0) && !w.allows(4, 0) && w.allows(4, 1));
-        // A stopped consumer lets every waiting decoder out.
-        assert!(w.allows(9, STOP));
-    }
 }

@@ -21,7 +21,6 @@ use trailhound_core::activity::{Activity, Sink};
 use trailhound_core::events::{Event, Stats};
 use trailhound_core::ingest::local::LocalObject;
 use trailhound_core::ingest::{ObjectError, ObjectRef};
-use trailhound_core::pipeline::Pipeline;
 use trailhound_core::state::MemoryStore;
 
 use super::Collected;
@@ -49,7 +48,7 @@ impl Segments {
         if self.acts.is_empty() || self.closed {
             return;
         }
-        let mut seg = std::mem::replace(&mut self.acts, Vec::with_capacity(self.size));
+        let mut seg = std::mem::take(&mut self.acts);
         seg.sort_by_key(|a| a.time);
         self.closed = self.tx.blocking_send(seg).is_err();
     }
@@ -59,6 +58,9 @@ impl Sink for Segments {
     fn push(&mut self, a: Activity) {
         if self.closed {
             return;
+        }
+        if self.acts.is_empty() {
+            self.acts.reserve(self.size);
         }
         self.acts.push(a);
         if self.acts.len() >= self.size {
@@ -70,7 +72,6 @@ impl Sink for Segments {
 /// Reads `obj` again and applies it segment by segment (see the module docs).
 pub async fn apply(
     setup: &Setup,
-    pipeline: &Pipeline<'_>,
     store: &MemoryStore,
     obj: &LocalObject,
     stats: &mut Stats,
@@ -83,7 +84,7 @@ pub async fn apply(
         std::thread::Builder::new().name("segments".into()).spawn(
             move || -> Result<(), ObjectError> {
                 let mut sink = Segments {
-                    acts: Vec::with_capacity(size),
+                    acts: Vec::new(),
                     size,
                     tx,
                     closed: false,
@@ -96,6 +97,7 @@ pub async fn apply(
             },
         )?
     };
+    let pipeline = setup.pipeline();
     let mut part = 0u32;
     let mut applied = Ok(());
     while let Some(seg) = rx.recv().await {
@@ -104,7 +106,7 @@ pub async fn apply(
             part,
             ..obj.object.clone()
         };
-        applied = super::apply(pipeline, store, &object, &seg, stats, collected).await;
+        applied = super::apply(&pipeline, store, &object, &seg, stats, collected).await;
         if applied.is_err() {
             break;
         }
