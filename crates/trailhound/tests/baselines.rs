@@ -2,13 +2,13 @@
 //! (hour-of-day, weekday/weekend) rate baselines, the relative floor and the learning floor,
 //! evidence-based learning, suppressions that do not train, and processing order.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use trailhound_core::activity::{Activity, Source};
 use trailhound_core::alert::Finding;
 use trailhound_core::detect::Engine;
 use trailhound_core::ingest::ObjectRef;
-use trailhound_core::state::EntityState;
+use trailhound_core::state::States;
 
 const DAY: i64 = 86_400;
 const HOUR: i64 = 3600;
@@ -27,7 +27,7 @@ fn spec(id: &str) -> (String, String) {
 
 struct Run {
     engine: Engine,
-    states: HashMap<String, EntityState>,
+    states: States,
     findings: BTreeMap<String, Finding>,
 }
 
@@ -36,7 +36,7 @@ impl Run {
         let files: Vec<(String, String)> = ids.iter().map(|i| spec(i)).collect();
         Run {
             engine: Engine::from_files(&files, 7 * DAY).unwrap(),
-            states: HashMap::new(),
+            states: States::default(),
             findings: BTreeMap::new(),
         }
     }
@@ -247,7 +247,7 @@ fn suppressed_activity_neither_fires_nor_trains() {
         "{text}\n[[suppress]]\nreason = \"the VPN exit in Germany\"\ncidrs = [\"87.150.0.0/16\"]\n"
     );
     let engine = Engine::from_files(&[(file, text)], 7 * DAY).unwrap();
-    let mut states = HashMap::new();
+    let mut states = States::default();
     let obj = ObjectRef::local("k");
     for d in 0..8 {
         let mut acts = vec![from(
@@ -282,7 +282,7 @@ fn an_expired_suppression_stops_applying_at_its_event_time_and_is_counted() {
         &expires[..10]
     );
     let engine = Engine::from_files(&[(file, text)], 7 * DAY).unwrap();
-    let mut states = HashMap::new();
+    let mut states = States::default();
     let obj = ObjectRef::local("k");
     for d in 0..8 {
         let acts = vec![from(

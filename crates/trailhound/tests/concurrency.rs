@@ -5,14 +5,12 @@
 //! object overwritten after its event fails naming `s3://bucket/key`; part identities are
 //! a fixed function of the object's content.
 
-use std::collections::HashMap;
-
 use crate::support::*;
 use serde_json::json;
 use trailhound_aws::dynamo::{self, DynamoStore};
 use trailhound_aws::lambda::object::{MAX_PART_ENTITIES, part_ref, split_parts};
 use trailhound_core::ingest::ObjectRef;
-use trailhound_core::state::{Commit, EntityState, RateSeries, Store};
+use trailhound_core::state::{Commit, EntityState, RateSeries, States, Store};
 
 async fn load_entity(env: &Env, key: &str) -> (u64, EntityState, usize) {
     let item = env
@@ -209,7 +207,7 @@ async fn a_state_past_the_item_budget_is_trimmed_not_failed() {
     let key = role_entity("giant-role");
     let o = ObjectRef::s3("logs", "giant", "e");
     let snap = store.load(&o, std::slice::from_ref(&key)).await.unwrap();
-    let states = HashMap::from([(key.clone(), state)]);
+    let states = States::from_iter([(key.clone(), state)]);
     assert_eq!(
         store.commit(&o, &snap, states.clone(), &[]).await.unwrap(),
         Commit::Done

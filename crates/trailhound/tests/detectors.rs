@@ -1,13 +1,11 @@
 //! Detector behaviour on synthetic activity, through the engine: learning periods, baselines,
 //! cooldowns, suppressions, and what must stay quiet.
 
-use std::collections::HashMap;
-
 use trailhound_core::activity::{Activity, Source};
 use trailhound_core::alert::Finding;
 use trailhound_core::detect::Engine;
 use trailhound_core::ingest::ObjectRef;
-use trailhound_core::state::EntityState;
+use trailhound_core::state::States;
 
 const DAY: i64 = 86_400;
 const T0: i64 = 1_790_812_800; // 2026-10-01T00:00:00Z
@@ -27,7 +25,7 @@ fn act(t: i64, principal: &str, source: &str, name: &str) -> Activity {
 
 struct Run {
     engine: Engine,
-    states: HashMap<String, EntityState>,
+    states: States,
     /// Latest version of every finding, by id.
     findings: std::collections::BTreeMap<String, Finding>,
 }
@@ -45,7 +43,7 @@ impl Run {
         };
         Run {
             engine,
-            states: HashMap::new(),
+            states: States::default(),
             findings: Default::default(),
         }
     }

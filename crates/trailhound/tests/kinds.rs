@@ -8,7 +8,7 @@ mod rule;
 mod sequence;
 mod window_threshold;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use trailhound_core::activity::{Activity, Normalizer, ParamValue, Source, decode_object};
@@ -20,7 +20,7 @@ use trailhound_core::geo::Geo;
 use trailhound_core::ingest::{ObjectRef, classify};
 use trailhound_core::record::Limits;
 use trailhound_core::record::cloudtrail::{JsonPath, PathId, Paths, Scalar};
-use trailhound_core::state::EntityState;
+use trailhound_core::state::States;
 
 use crate::support::common::assert_schema;
 
@@ -62,7 +62,7 @@ fn text(s: &str) -> ParamValue {
 
 struct Run {
     engine: Engine,
-    states: HashMap<String, EntityState>,
+    states: States,
     /// Latest version of every finding, by id.
     findings: BTreeMap<String, Finding>,
 }
@@ -73,7 +73,7 @@ impl Run {
             .unwrap_or_else(|e| panic!("{e}"));
         Run {
             engine,
-            states: HashMap::new(),
+            states: States::default(),
             findings: BTreeMap::new(),
         }
     }

@@ -3,14 +3,14 @@
 //! are split, large pending sets are stored as references, and the worst-case entity item
 //! stays far under DynamoDB's 400 KB limit.
 
-use std::collections::HashMap;
-
 use crate::support::*;
 use serde_json::json;
 use trailhound_aws::dynamo::{self, DynamoStore};
 use trailhound_core::alert::Finding;
 use trailhound_core::ingest::ObjectRef;
-use trailhound_core::state::{Commit, EntityState, OpenFinding, RateSeries, SeenSet, Store};
+use trailhound_core::state::{
+    Commit, EntityState, OpenFinding, RateSeries, SeenSet, States, Store,
+};
 
 async fn load_entity(env: &Env, key: &str) -> (u64, EntityState) {
     let item = env
@@ -454,7 +454,7 @@ async fn the_worst_case_entity_item_is_far_under_the_item_limit() {
     let key = "p#arn:aws:iam::111122223333:role/busy-role".to_string();
     let o = ObjectRef::s3("logs", "busy", "e");
     let snap = store.load(&o, std::slice::from_ref(&key)).await.unwrap();
-    let states = HashMap::from([(key.clone(), state)]);
+    let states = States::from_iter([(key.clone(), state)]);
     assert_eq!(
         store.commit(&o, &snap, states.clone(), &[]).await.unwrap(),
         Commit::Done

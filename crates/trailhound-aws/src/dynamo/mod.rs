@@ -35,7 +35,7 @@ use sha2::{Digest, Sha256};
 use trailhound_core::alert::Finding;
 use trailhound_core::ingest::ObjectRef;
 use trailhound_core::state::store::{Commit, Snapshot, Store};
-use trailhound_core::state::{EntityState, principal_entity};
+use trailhound_core::state::{EntityState, States, principal_entity};
 
 mod counters;
 mod item;
@@ -367,7 +367,7 @@ impl Store for DynamoStore {
         &self,
         object: &ObjectRef,
         base: &Snapshot,
-        states: HashMap<String, EntityState>,
+        states: States,
         findings: &[Finding],
     ) -> anyhow::Result<Commit> {
         let at = now();

@@ -30,7 +30,7 @@ fn published_pk(id: &str) -> String {
 pub(super) fn with_seq(
     item: &mut HashMap<String, AttributeValue>,
     base: &Snapshot,
-    states: &HashMap<String, trailhound_core::state::EntityState>,
+    states: &trailhound_core::state::States,
     findings: &[Finding],
 ) {
     for f in findings {

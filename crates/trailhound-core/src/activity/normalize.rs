@@ -97,19 +97,20 @@ impl Classify for serde_json::Error {
 }
 
 fn valid_region(r: &str) -> bool {
-    // us-east-1, us-gov-west-1, ap-southeast-5, il-central-1 …
-    let mut parts = r.split('-');
-    let first = parts.next().unwrap_or("");
-    let rest: Vec<&str> = parts.collect();
+    // us-east-1, us-gov-west-1, ap-southeast-5, il-central-1 … (no allocation: every record
+    // is checked)
+    let lower = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase());
+    let Some((first, rest)) = r.split_once('-') else {
+        return false;
+    };
+    let Some((middle, number)) = rest.rsplit_once('-') else {
+        return false;
+    };
     first.len() == 2
-        && first.bytes().all(|b| b.is_ascii_lowercase())
-        && rest.len() >= 2
-        && rest
-            .last()
-            .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
-        && rest[..rest.len() - 1]
-            .iter()
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase()))
+        && lower(first)
+        && !number.is_empty()
+        && number.bytes().all(|b| b.is_ascii_digit())
+        && middle.split('-').all(lower)
 }
 
 /// Normalizes one CloudTrail event, or returns the inner event if `bytes` is a wrapper.
@@ -349,7 +350,18 @@ mod tests {
         ] {
             assert!(super::valid_region(r), "{r}");
         }
-        for r in ["moon", "US-EAST-1", "us-east", "useast1", "us--1"] {
+        for r in [
+            "moon",
+            "US-EAST-1",
+            "us-east",
+            "useast1",
+            "us--1",
+            "us-east-",
+            "-east-1",
+            "u-east-1",
+            "us-east-1-",
+            "us-1",
+        ] {
             assert!(!super::valid_region(r), "{r}");
         }
     }

@@ -9,7 +9,7 @@ use super::{Ctx, DEFAULTS, Detector, kinds};
 use crate::activity::{Activity, Source};
 use crate::finding::{Finding, SourceRef, finding_id, severity_label};
 use crate::ingest::ObjectRef;
-use crate::state::{EntityState, OpenFinding, principal_entity};
+use crate::state::{EntityState, OpenFinding, States, principal_entity};
 
 /// Sources cited per finding at most.
 const MAX_SOURCES: usize = 20;
@@ -248,19 +248,24 @@ impl Alerts {
 /// name) of one object, found once per kind: an object holds thousands of activities of a
 /// few dozen kinds, and most detectors never see most kinds.
 #[derive(Default)]
-struct Dispatch<'a> {
-    by_kind: HashMap<(Source, &'a str, &'a str), Box<[usize]>>,
+struct Dispatch {
+    /// By source and the addresses of the interned event source and name: the activities of
+    /// one object share one `Arc` per distinct string (one normalizer decoded them), and
+    /// they outlive the map, so an address stands for its text here. Activities with equal
+    /// text behind different `Arc`s only add an entry computed from the same text.
+    by_kind: HashMap<(Source, usize, usize), Box<[usize]>, foldhash::fast::RandomState>,
 }
 
-impl<'a> Dispatch<'a> {
+impl Dispatch {
     /// Indices into `detectors`, in their order.
     fn candidates<C: std::borrow::Borrow<Compiled>>(
         &mut self,
         detectors: &[C],
-        a: &'a Activity,
+        a: &Activity,
     ) -> &[usize] {
+        let addr = |s: &Arc<str>| Arc::as_ptr(s) as *const u8 as usize;
         self.by_kind
-            .entry((a.source, &a.event_source, &a.event_name))
+            .entry((a.source, addr(&a.event_source), addr(&a.event_name)))
             .or_insert_with(|| {
                 (0..detectors.len())
                     .filter(|&i| {
@@ -388,9 +393,11 @@ impl Engine {
 
     /// Every entity the activities need loaded, sorted and deduplicated.
     pub fn entity_keys(&self, acts: &[Activity]) -> Vec<String> {
+        // Deduplicated by address first (interned: one `Arc` per principal of an object,
+        // so this is cheap and leaves few), by text after mapping to keys.
         let mut principals: Vec<&Arc<str>> = acts.iter().map(|a| &a.principal_key).collect();
-        principals.sort();
-        principals.dedup();
+        principals.sort_unstable_by_key(|p| Arc::as_ptr(p) as *const u8 as usize);
+        principals.dedup_by(|a, b| Arc::ptr_eq(a, b));
         let mut keys: Vec<String> = principals
             .into_iter()
             .map(|p| principal_entity(p))
@@ -406,13 +413,13 @@ impl Engine {
         for a in acts {
             for &i in dispatch.candidates(&naming, a) {
                 let c = naming[i];
-                if c.detector.spec().filter.matches(a) {
+                if c.detector.spec().filter.matches_given_kind(a) {
                     c.detector.extra_entities(a, &mut extra);
                 }
             }
         }
         keys.extend(extra);
-        keys.sort();
+        keys.sort_unstable();
         keys.dedup();
         keys
     }
@@ -421,7 +428,7 @@ impl Engine {
     /// updated, in id order. `object` is the log object the activities came from.
     pub fn apply(
         &self,
-        states: &mut HashMap<String, EntityState>,
+        states: &mut States,
         acts: &[Activity],
         object: &ObjectRef,
     ) -> Vec<Finding> {
@@ -432,7 +439,7 @@ impl Engine {
     /// matched, and how many only an expired one did.
     pub fn apply_counted(
         &self,
-        states: &mut HashMap<String, EntityState>,
+        states: &mut States,
         acts: &[Activity],
         object: &ObjectRef,
     ) -> (Vec<Finding>, Suppressions) {
@@ -443,11 +450,12 @@ impl Engine {
             }),
             ..Alerts::default()
         };
-        let mut keys: HashMap<&str, String> = HashMap::new();
+        // Entity keys by the address of the interned principal key (see `Dispatch`).
+        let mut keys: HashMap<usize, String, foldhash::fast::RandomState> = HashMap::default();
         let mut dispatch = Dispatch::default();
         for a in acts {
             let pk = keys
-                .entry(&a.principal_key)
+                .entry(Arc::as_ptr(&a.principal_key) as *const u8 as usize)
                 .or_insert_with(|| principal_entity(&a.principal_key));
             // remove_entry/insert hands the key back: no allocation per activity.
             let (key, mut principal) = states
@@ -457,7 +465,7 @@ impl Engine {
             for &i in dispatch.candidates(&self.detectors, a) {
                 let c = &self.detectors[i];
                 let spec = c.detector.spec();
-                if !spec.filter.matches(a) {
+                if !spec.filter.matches_given_kind(a) {
                     continue;
                 }
                 // Suppressed activity is counted, and neither raises findings nor trains

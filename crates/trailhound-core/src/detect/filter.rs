@@ -386,17 +386,31 @@ impl Filter {
     pub fn matches(&self, a: &Activity) -> bool {
         let c = &*self.0;
         let any = |p: &Patterns, v: &str| p.is_empty() || p.any(v);
-        let opt = |p: &Patterns, v: Option<&str>| p.is_empty() || v.is_some_and(|v| p.any(v));
         (c.sources.is_empty() || c.sources.contains(&a.source))
             && any(&c.event_names, &a.event_name)
             && any(&c.event_sources, &a.event_source)
-            && match &c.errors {
-                Errors::Either => true,
-                Errors::Failed => a.error_code.is_some(),
-                Errors::Succeeded => a.error_code.is_none(),
-                Errors::Codes(p) => a.error_code.as_deref().is_some_and(|e| p.any(e)),
-            }
-            && any(&c.regions, &a.region)
+            && self.matches_rest(a)
+    }
+
+    /// [`Filter::matches`] for an activity whose kind already passed
+    /// [`Filter::may_match`] (the engine's dispatch): the source, event source and event
+    /// name checks are not repeated per activity.
+    pub fn matches_given_kind(&self, a: &Activity) -> bool {
+        debug_assert!(self.may_match(a.source, &a.event_source, &a.event_name));
+        self.matches_rest(a)
+    }
+
+    /// Everything [`Filter::matches`] checks past the kind of event.
+    fn matches_rest(&self, a: &Activity) -> bool {
+        let c = &*self.0;
+        let any = |p: &Patterns, v: &str| p.is_empty() || p.any(v);
+        let opt = |p: &Patterns, v: Option<&str>| p.is_empty() || v.is_some_and(|v| p.any(v));
+        (match &c.errors {
+            Errors::Either => true,
+            Errors::Failed => a.error_code.is_some(),
+            Errors::Succeeded => a.error_code.is_none(),
+            Errors::Codes(p) => a.error_code.as_deref().is_some_and(|e| p.any(e)),
+        }) && any(&c.regions, &a.region)
             && any(&c.principal_types, &a.principal_type)
             && c.guardrail_intervened
                 .is_none_or(|g| g == a.guardrail_intervened)

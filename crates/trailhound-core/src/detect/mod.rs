@@ -8,15 +8,13 @@ pub mod matcher;
 pub mod spec;
 pub mod testcase;
 
-use std::collections::HashMap;
-
 use serde_json::{Map, Value};
 
 pub use engine::{Engine, EngineError, Suppressions};
 pub use spec::{Spec, SpecError};
 
 use crate::activity::Activity;
-use crate::state::EntityState;
+use crate::state::{EntityState, States};
 
 /// Whether `id` is a well-formed detector id: 1 to 64 lowercase letters, digits and
 /// hyphens, starting with a letter. Any such id is allowed; the ids of the shipped catalogue
@@ -38,7 +36,7 @@ pub struct Ctx<'a> {
     /// The activity's principal.
     pub principal: &'a mut EntityState,
     /// Other entities loaded for this object (buckets), by entity key.
-    pub others: &'a mut HashMap<String, EntityState>,
+    pub others: &'a mut States,
     pub learning: i64,
     pub(crate) alerts: &'a mut engine::Alerts,
 }

@@ -31,6 +31,12 @@ pub const LATE_ALLOWANCE: i64 = 2 * 3600;
 /// Active days remembered per entity (the most recent ones).
 const ACTIVE_DAYS_CAP: usize = 35;
 
+/// Entity states by key (`p#…`, `b#…`): as loaded, worked on by the engine and committed.
+/// Hashed with foldhash (several times faster than SipHash on these short keys, two lookups
+/// per activity), randomly seeded per process; its `quality` variant, as the keys come from
+/// log content.
+pub type States = std::collections::HashMap<String, EntityState, foldhash::quality::RandomState>;
+
 pub fn principal_entity(key: &str) -> String {
     format!("p#{key}")
 }

@@ -25,7 +25,7 @@ use std::sync::Mutex;
 use anyhow::Context;
 use serde::{Deserialize, Serialize};
 
-use super::{ENTITY_TTL_SECS, EntityState, principal_entity};
+use super::{ENTITY_TTL_SECS, EntityState, States, principal_entity};
 use crate::finding::Finding;
 use crate::ingest::ObjectRef;
 
@@ -34,7 +34,7 @@ use crate::ingest::ObjectRef;
 pub struct Snapshot {
     /// The loaded states: the pipeline takes them (`std::mem::take`) and works on them in
     /// place, so a store must not rely on them in `commit` (use `fingerprints`).
-    pub states: HashMap<String, EntityState>,
+    pub states: States,
     pub versions: HashMap<String, u64>,
     /// A store's own fingerprint of each loaded state (a cryptographic hash of its
     /// serialized form), for `commit` to tell unchanged entities from changed ones without
@@ -56,7 +56,7 @@ pub struct OutboxEntry {
 /// the entity that holds the finding open (its principal, or for account-wide findings
 /// such as a logging gap the account-and-region entity), found in `states`; the principal
 /// when no state holds it.
-pub fn outbox_seq(base: &Snapshot, states: &HashMap<String, EntityState>, f: &Finding) -> u64 {
+pub fn outbox_seq(base: &Snapshot, states: &States, f: &Finding) -> u64 {
     let holder = states
         .iter()
         .filter(|(_, s)| s.open.values().any(|o| o.finding.id == f.id))
@@ -86,7 +86,7 @@ pub trait Store: Sync {
         &self,
         object: &ObjectRef,
         base: &Snapshot,
-        states: HashMap<String, EntityState>,
+        states: States,
         outbox: &[Finding],
     ) -> anyhow::Result<Commit>;
     async fn mark_published(&self, object: &ObjectRef, ids: &[String]) -> anyhow::Result<()>;
@@ -294,7 +294,7 @@ impl Store for MemoryStore {
         &self,
         object: &ObjectRef,
         base: &Snapshot,
-        states: HashMap<String, EntityState>,
+        states: States,
         findings: &[Finding],
     ) -> anyhow::Result<Commit> {
         let mut inner = self.inner.lock().expect("store lock");
@@ -447,7 +447,7 @@ mod tests {
         assert_eq!(snap.versions["p#a"], 1);
         assert_eq!(snap.states["p#a"].last_seen, 100);
         // A commit of o1 a second time would conflict: with moved states that is an error.
-        let err = block_on(store.commit(&o1, &snap, HashMap::new(), &[]))
+        let err = block_on(store.commit(&o1, &snap, States::default(), &[]))
             .unwrap_err()
             .to_string();
         assert!(

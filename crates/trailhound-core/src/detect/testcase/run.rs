@@ -3,7 +3,7 @@
 //! (JSON Lines) under real log keys, decoded by the real decoder, and applied in event-time
 //! order, five minutes of events per object, as the drivers apply delivered files.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 
 use serde_json::{Map, Value, json};
 
@@ -15,7 +15,7 @@ use crate::finding::Finding;
 use crate::geo::Geo;
 use crate::ingest::{ObjectRef, classify};
 use crate::record::Limits;
-use crate::state::EntityState;
+use crate::state::States;
 
 /// The learning period of a case that does not set one (the CLI's default).
 pub const LEARNING: i64 = 7 * 86_400;
@@ -203,7 +203,7 @@ fn fill(rec: &mut Map<String, Value>, field: &str, n: usize, t: i64) {
 /// Applies activities as objects of [`OBJECT_SECS`] of event time; returns the latest
 /// version of every finding, ordered by first seen then id.
 fn apply(engine: &Engine, acts: &[Activity]) -> Vec<Finding> {
-    let mut states: HashMap<String, EntityState> = HashMap::new();
+    let mut states = States::default();
     let mut latest: BTreeMap<String, Finding> = BTreeMap::new();
     for chunk in
         acts.chunk_by(|a, b| a.time.div_euclid(OBJECT_SECS) == b.time.div_euclid(OBJECT_SECS))
