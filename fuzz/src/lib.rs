@@ -3,7 +3,6 @@
 //! the path from bytes to findings (splitter, decoder, normalize, time checks, detectors,
 //! state arithmetic) is a crash the fuzzer reports.
 
-use std::collections::HashMap;
 use std::sync::OnceLock;
 
 use trailhound_core::detect::Engine;
@@ -48,7 +47,7 @@ pub fn decode_and_detect(key: &str, data: &[u8]) {
         return;
     };
     assert_eq!(decoded.records, acts.len() as u64, "records counted = activities");
-    let mut states = HashMap::new();
+    let mut states = trailhound_core::state::States::default();
     for k in engine().entity_keys(&acts) {
         states.insert(k, Default::default());
     }
