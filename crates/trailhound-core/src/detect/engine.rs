@@ -263,7 +263,6 @@ impl Dispatch {
         detectors: &[C],
         a: &Activity,
     ) -> &[usize] {
-        let addr = |s: &Arc<str>| Arc::as_ptr(s) as *const u8 as usize;
         self.by_kind
             .entry((a.source, addr(&a.event_source), addr(&a.event_name)))
             .or_insert_with(|| {
@@ -278,6 +277,13 @@ impl Dispatch {
                     .collect()
             })
     }
+}
+
+/// The address of an interned string: within one object's activities (one normalizer, one
+/// `Arc` per distinct text, alive while they are) it stands for the text, and hashes and
+/// compares in one word.
+fn addr(s: &Arc<str>) -> usize {
+    Arc::as_ptr(s) as *const u8 as usize
 }
 
 /// Open findings of one detector on one owner past which new dedup keys fold into one.
@@ -396,7 +402,7 @@ impl Engine {
         // Deduplicated by address first (interned: one `Arc` per principal of an object,
         // so this is cheap and leaves few), by text after mapping to keys.
         let mut principals: Vec<&Arc<str>> = acts.iter().map(|a| &a.principal_key).collect();
-        principals.sort_unstable_by_key(|p| Arc::as_ptr(p) as *const u8 as usize);
+        principals.sort_unstable_by_key(|p| addr(p));
         principals.dedup_by(|a, b| Arc::ptr_eq(a, b));
         let mut keys: Vec<String> = principals
             .into_iter()
@@ -455,7 +461,7 @@ impl Engine {
         let mut dispatch = Dispatch::default();
         for a in acts {
             let pk = keys
-                .entry(Arc::as_ptr(&a.principal_key) as *const u8 as usize)
+                .entry(addr(&a.principal_key))
                 .or_insert_with(|| principal_entity(&a.principal_key));
             // remove_entry/insert hands the key back: no allocation per activity.
             let (key, mut principal) = states
