@@ -5,7 +5,7 @@ pub mod decode;
 pub mod normalize;
 mod sniff;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::Arc;
 
@@ -127,10 +127,17 @@ pub struct Normalizer<'g> {
     geo: &'g Geo,
     /// The JSON paths to extract from each record (those the loaded detectors declare).
     pub(crate) paths: Arc<Paths>,
-    strings: FastMap<Box<str>, Arc<str>>,
+    /// The interned strings: a set of `Arc<str>` looked up by text, so a hit compares and
+    /// clones one allocation (a map from `Box<str>` to `Arc<str>` touched two).
+    strings: HashSet<Arc<str>, foldhash::fast::RandomState>,
     geo_cache: FastMap<IpAddr, GeoInfo>,
-    keys: FastMap<Arc<str>, (Arc<str>, Arc<str>)>,
+    /// Principal key and type by the address of the interned ARN (each entry holds the ARN,
+    /// so the address cannot be reused while it is a key): no second hash of the ARN's text.
+    keys: FastMap<usize, Memo>,
 }
+
+/// A memoized principal: the ARN (kept alive), its key and its type.
+type Memo = (Arc<str>, Arc<str>, Arc<str>);
 
 /// Per-object caches hash short, trusted strings: foldhash is several times faster than SipHash.
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
@@ -140,7 +147,7 @@ impl<'g> Normalizer<'g> {
         Normalizer {
             geo,
             paths: Arc::default(),
-            strings: FastMap::default(),
+            strings: HashSet::default(),
             geo_cache: FastMap::default(),
             keys: FastMap::default(),
         }
@@ -159,9 +166,10 @@ impl<'g> Normalizer<'g> {
         }
         if self.strings.len() > 100_000 {
             self.strings.clear(); // bounded: high-cardinality values should not pile up
+            self.keys.clear();
         }
         let a: Arc<str> = Arc::from(s);
-        self.strings.insert(s.into(), a.clone());
+        self.strings.insert(a.clone());
         a
     }
 
@@ -202,8 +210,9 @@ impl<'g> Normalizer<'g> {
         logged_type: Option<&str>,
         provider_named: bool,
     ) -> (Arc<str>, Arc<str>) {
-        if !provider_named && let Some(k) = self.keys.get(arn) {
-            return k.clone();
+        let at = Arc::as_ptr(arn) as *const u8 as usize;
+        if !provider_named && let Some((_, key, ty)) = self.keys.get(&at) {
+            return (key.clone(), ty.clone());
         }
         let key = principal_key_for(arn, provider_named);
         let key = if *key == **arn {
@@ -217,7 +226,7 @@ impl<'g> Normalizer<'g> {
                 .unwrap_or_else(|| principal_type(arn)),
         );
         if !provider_named {
-            self.keys.insert(arn.clone(), (key.clone(), ty.clone()));
+            self.keys.insert(at, (arn.clone(), key.clone(), ty.clone()));
         }
         (key, ty)
     }

@@ -3,12 +3,10 @@
 //! `responseElements` and `additionalEventData` stay raw slices: the values detector files
 //! ask for by JSON path are extracted from them by [`Paths`] (below).
 
-use std::borrow::Cow;
-
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-type Str<'a> = Option<Cow<'a, str>>;
+type Str<'a> = Option<super::text::Text<'a>>;
 
 pub use super::paths::{JsonPath, MAX_EXTRACTED, PathId, Paths, Root, Scalar};
 
@@ -176,8 +174,8 @@ pub struct FlagText(pub bool);
 
 impl<'de> Deserialize<'de> for FlagText {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = <std::borrow::Cow<'de, str>>::deserialize(d)?;
-        Ok(FlagText(s == "true"))
+        let s = super::text::Text::deserialize(d)?;
+        Ok(FlagText(&*s == "true"))
     }
 }
 

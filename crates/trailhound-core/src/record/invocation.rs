@@ -5,12 +5,10 @@
 //! completion ([`InvRecord::guardrail_intervened`]), never from its text: a prompt that
 //! says `guardrail_intervened` is just a prompt.
 
-use std::borrow::Cow;
-
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-type Str<'a> = Option<Cow<'a, str>>;
+type Str<'a> = Option<super::text::Text<'a>>;
 
 #[derive(Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -198,8 +196,8 @@ impl<'de> serde::de::Visitor<'de> for OutcomeVisitor {
     fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Outcome, A::Error> {
         use serde::de::IgnoredAny;
         let mut out = Outcome::default();
-        while let Some(key) = m.next_key::<Cow<'de, str>>()? {
-            match key.as_ref() {
+        while let Some(key) = m.next_key::<super::text::Text<'de>>()? {
+            match &*key {
                 "amazon-bedrock-guardrailAction" => {
                     let v: MaybeStr = m.next_value()?;
                     out.intervened |= v.0.as_deref() == Some("INTERVENED");

@@ -8,6 +8,7 @@ pub mod content;
 pub mod invocation;
 pub mod paths;
 pub mod split;
+pub mod text;
 
 /// Limits for one object (documented in the README's "Limits" section).
 #[derive(Debug, Clone, Copy)]
