@@ -3,6 +3,7 @@
 //! scan of prompt bodies, and why a record can be bad. Turning records into activities is
 //! the `activity` module's job.
 
+pub(crate) mod bytes;
 pub mod cloudtrail;
 pub mod content;
 pub mod invocation;

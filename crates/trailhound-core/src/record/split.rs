@@ -25,6 +25,8 @@ pub struct Splitter<R> {
     buf: Vec<u8>,
     /// Start of unconsumed data in `buf`.
     pos: usize,
+    /// End of the data read into `buf` (the bytes after it are stale).
+    end: usize,
     eof: bool,
     max_record: usize,
     /// Bytes dropped from the buffer before `buf[0]` (for offsets in errors).
@@ -37,6 +39,7 @@ impl<R: Read> Splitter<R> {
             src,
             buf: Vec::with_capacity(CHUNK * 2),
             pos: 0,
+            end: 0,
             eof: false,
             max_record,
             dropped: 0,
@@ -54,23 +57,25 @@ impl<R: Read> Splitter<R> {
             return Ok(false);
         }
         if self.pos > 0 {
-            self.buf.drain(..self.pos);
+            self.buf.copy_within(self.pos..self.end, 0);
+            self.end -= self.pos;
             self.dropped += self.pos as u64;
             self.pos = 0;
         }
-        let len = self.buf.len();
-        self.buf.resize(len + CHUNK, 0);
+        // The buffer's bytes past `end` stay initialized from earlier reads: it is zeroed
+        // only where it grows (zeroing each chunk before reading into it was a memset of
+        // the whole inflated object).
+        if self.buf.len() < self.end + CHUNK {
+            self.buf.resize(self.end + CHUNK, 0);
+        }
         let n = loop {
-            match self.src.read(&mut self.buf[len..]) {
+            match self.src.read(&mut self.buf[self.end..self.end + CHUNK]) {
                 Ok(n) => break n,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    self.buf.truncate(len);
-                    return Err(e);
-                }
+                Err(e) => return Err(e),
             }
         };
-        self.buf.truncate(len + n);
+        self.end += n;
         if n == 0 {
             self.eof = true;
         }
@@ -80,7 +85,7 @@ impl<R: Read> Splitter<R> {
     /// The first non-whitespace byte ahead, without consuming it.
     pub fn peek_byte(&mut self) -> io::Result<Option<u8>> {
         loop {
-            while self.pos < self.buf.len() {
+            while self.pos < self.end {
                 let c = self.buf[self.pos];
                 if c.is_ascii_whitespace() || (c == 0xEF || c == 0xBB || c == 0xBF) {
                     self.pos += 1; // whitespace and a UTF-8 BOM
@@ -97,8 +102,8 @@ impl<R: Read> Splitter<R> {
     /// Up to `n` bytes ahead (after whitespace) for sniffing the content's shape.
     pub fn head(&mut self, n: usize) -> io::Result<&[u8]> {
         self.peek_byte()?;
-        while self.buf.len() - self.pos < n && self.fill()? {}
-        let end = (self.pos + n).min(self.buf.len());
+        while self.end - self.pos < n && self.fill()? {}
+        let end = (self.pos + n).min(self.end);
         Ok(&self.buf[self.pos..end])
     }
 
@@ -121,7 +126,7 @@ impl<R: Read> Splitter<R> {
         let mut i = self.pos;
         let mut discarded = 0u64;
         loop {
-            match scan.run(&self.buf, i) {
+            match scan.run(&self.buf[..self.end], i) {
                 Ok(end) => {
                     i = end;
                     break;
@@ -136,17 +141,15 @@ impl<R: Read> Splitter<R> {
             let scanned = i - self.pos;
             if !self.fill()? {
                 let s = self.pos;
-                self.pos = self.buf.len();
+                self.pos = self.end;
                 if discarded > 0 {
-                    return Ok(Some(Piece::Oversized(
-                        discarded + (self.buf.len() - s) as u64,
-                    )));
+                    return Ok(Some(Piece::Oversized(discarded + (self.end - s) as u64)));
                 }
                 if scan.too_deep {
-                    return Ok(Some(Piece::TooDeep((self.buf.len() - s) as u64)));
+                    return Ok(Some(Piece::TooDeep((self.end - s) as u64)));
                 }
                 // Truncated input: hand out what there is; the parser reports the error.
-                return Ok(Some(Piece::Record(&self.buf[s..])));
+                return Ok(Some(Piece::Record(&self.buf[s..self.end])));
             }
             i = self.pos + scanned;
         }
@@ -175,10 +178,10 @@ impl<R: Read> Splitter<R> {
                 let mut i = self.pos;
                 let mut discarded = 0u64;
                 loop {
-                    while i < self.buf.len() && stray(self.buf[i]) {
+                    while i < self.end && stray(self.buf[i]) {
                         i += 1;
                     }
-                    if i < self.buf.len() {
+                    if i < self.end {
                         break;
                     }
                     if i - self.pos > self.max_record {
@@ -207,13 +210,13 @@ impl<R: Read> Splitter<R> {
 
     /// The next line (without its terminator); `None` at end of input.
     pub fn line(&mut self) -> io::Result<Option<Piece<'_>>> {
-        if self.pos >= self.buf.len() && !self.fill()? {
+        if self.pos >= self.end && !self.fill()? {
             return Ok(None);
         }
         let mut searched = 0usize;
         let mut oversized: Option<u64> = None;
         loop {
-            let hay = &self.buf[self.pos + searched..];
+            let hay = &self.buf[self.pos + searched..self.end];
             if let Some(nl) = memchr::memchr(b'\n', hay) {
                 let end = self.pos + searched + nl;
                 let s = self.pos;
@@ -230,22 +233,22 @@ impl<R: Read> Splitter<R> {
                 }
                 return Ok(Some(Piece::Record(&self.buf[s..e])));
             }
-            searched = self.buf.len() - self.pos;
+            searched = self.end - self.pos;
             if searched > self.max_record {
                 *oversized.get_or_insert(0) += searched as u64;
-                self.pos = self.buf.len();
+                self.pos = self.end;
                 searched = 0;
             }
             if !self.fill()? {
                 let s = self.pos;
-                self.pos = self.buf.len();
+                self.pos = self.end;
                 if let Some(n) = oversized {
-                    return Ok(Some(Piece::Oversized(n + (self.buf.len() - s) as u64)));
+                    return Ok(Some(Piece::Oversized(n + (self.end - s) as u64)));
                 }
-                if s == self.buf.len() {
+                if s == self.end {
                     return Ok(None);
                 }
-                return Ok(Some(Piece::Record(&self.buf[s..])));
+                return Ok(Some(Piece::Record(&self.buf[s..self.end])));
             }
         }
     }
@@ -362,7 +365,7 @@ impl Scan {
                 continue;
             }
             if self.in_str {
-                match memchr::memchr2(b'"', b'\\', &buf[i..]) {
+                match super::bytes::quote_or_backslash(&buf[i..]) {
                     None => return Err(buf.len()),
                     Some(off) => {
                         let j = i + off;
