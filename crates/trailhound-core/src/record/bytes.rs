@@ -44,7 +44,7 @@ mod tests {
             let hay: Vec<u8> = (0..len)
                 .map(|i| {
                     let r = seed.rotate_left(i as u32 * 5) ^ (i as u64).wrapping_mul(0x9e37);
-                    if r % 7 == 0 {
+                    if r.is_multiple_of(7) {
                         alphabet[(r >> 8) as usize % 2]
                     } else {
                         alphabet[2 + (r >> 8) as usize % 10]
