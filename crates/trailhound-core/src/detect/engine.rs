@@ -4,6 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
+use super::matcher::Memo;
 use super::spec::{CompiledSuppression, Spec, SpecError};
 use super::{Ctx, DEFAULTS, Detector, kinds};
 use crate::activity::{Activity, Source};
@@ -408,7 +409,12 @@ impl Engine {
             .into_iter()
             .map(|p| principal_entity(p))
             .collect();
-        let mut extra = Vec::new();
+        // Deduplicated as they come: most activities name an entity another already named
+        // (a bucket, an account and region), and sorting one string per activity was most
+        // of this function's time (perf, realistic CloudTrail file).
+        let mut extra: std::collections::HashSet<String, foldhash::fast::RandomState> =
+            Default::default();
+        let mut named = Vec::new();
         // Only the detectors that name other entities (buckets, account-and-region).
         let naming: Vec<&Compiled> = self
             .detectors
@@ -416,11 +422,13 @@ impl Engine {
             .filter(|c| c.detector.has_extra_entities())
             .collect();
         let mut dispatch = Dispatch::default();
+        let mut memo = Memo::new();
         for a in acts {
             for &i in dispatch.candidates(&naming, a) {
                 let c = naming[i];
-                if c.detector.spec().filter.matches_given_kind(a) {
-                    c.detector.extra_entities(a, &mut extra);
+                if c.detector.spec().filter.matches_given_kind(a, &mut memo) {
+                    c.detector.extra_entities(a, &mut named);
+                    extra.extend(named.drain(..));
                 }
             }
         }
@@ -459,6 +467,8 @@ impl Engine {
         // Entity keys by the address of the interned principal key (see `Dispatch`).
         let mut keys: HashMap<usize, String, foldhash::fast::RandomState> = HashMap::default();
         let mut dispatch = Dispatch::default();
+        // Like `dispatch`, valid while `acts` is borrowed.
+        let mut memo = Memo::new();
         for a in acts {
             let pk = keys
                 .entry(addr(&a.principal_key))
@@ -471,7 +481,7 @@ impl Engine {
             for &i in dispatch.candidates(&self.detectors, a) {
                 let c = &self.detectors[i];
                 let spec = c.detector.spec();
-                if !spec.filter.matches_given_kind(a) {
+                if !spec.filter.matches_given_kind(a, &mut memo) {
                     continue;
                 }
                 // Suppressed activity is counted, and neither raises findings nor trains

@@ -62,7 +62,7 @@ use std::sync::Arc;
 
 use serde::Deserialize;
 
-use super::matcher::{Glob, Patterns};
+use super::matcher::{Glob, Memo, Patterns};
 use super::spec::Spec;
 use crate::activity::{Activity, Source};
 use crate::record::cloudtrail::{JsonPath, PathId, Paths, Scalar};
@@ -384,46 +384,54 @@ impl Filter {
     }
 
     pub fn matches(&self, a: &Activity) -> bool {
+        self.matches_memo(a, &mut Memo::off())
+    }
+
+    /// [`Filter::matches`] with pattern results remembered in `memo` (see [`Memo`]).
+    pub fn matches_memo(&self, a: &Activity, memo: &mut Memo) -> bool {
         let c = &*self.0;
         let any = |p: &Patterns, v: &str| p.is_empty() || p.any(v);
         (c.sources.is_empty() || c.sources.contains(&a.source))
             && any(&c.event_names, &a.event_name)
             && any(&c.event_sources, &a.event_source)
-            && self.matches_rest(a)
+            && self.matches_rest(a, memo)
     }
 
     /// [`Filter::matches`] for an activity whose kind already passed
     /// [`Filter::may_match`] (the engine's dispatch): the source, event source and event
-    /// name checks are not repeated per activity.
-    pub fn matches_given_kind(&self, a: &Activity) -> bool {
+    /// name checks are not repeated per activity. Pattern results on the activity's
+    /// interned values are kept in `memo` for the rest of the batch.
+    pub fn matches_given_kind(&self, a: &Activity, memo: &mut Memo) -> bool {
         debug_assert!(self.may_match(a.source, &a.event_source, &a.event_name));
-        self.matches_rest(a)
+        self.matches_rest(a, memo)
     }
 
     /// Everything [`Filter::matches`] checks past the kind of event.
-    fn matches_rest(&self, a: &Activity) -> bool {
+    fn matches_rest(&self, a: &Activity, memo: &mut Memo) -> bool {
         let c = &*self.0;
-        let any = |p: &Patterns, v: &str| p.is_empty() || p.any(v);
-        let opt = |p: &Patterns, v: Option<&str>| p.is_empty() || v.is_some_and(|v| p.any(v));
+        let any = |m: &mut Memo, p: &Patterns, v: &Arc<str>| p.is_empty() || m.any(p, v);
+        let opt = |m: &mut Memo, p: &Patterns, v: Option<&Arc<str>>| {
+            p.is_empty() || v.is_some_and(|v| m.any(p, v))
+        };
         (match &c.errors {
             Errors::Either => true,
             Errors::Failed => a.error_code.is_some(),
             Errors::Succeeded => a.error_code.is_none(),
-            Errors::Codes(p) => a.error_code.as_deref().is_some_and(|e| p.any(e)),
-        }) && any(&c.regions, &a.region)
-            && any(&c.principal_types, &a.principal_type)
+            Errors::Codes(p) => a.error_code.as_ref().is_some_and(|e| memo.any(p, e)),
+        }) && any(memo, &c.regions, &a.region)
+            && any(memo, &c.principal_types, &a.principal_type)
             && c.guardrail_intervened
                 .is_none_or(|g| g == a.guardrail_intervened)
             && c.secret_found.is_none_or(|s| s == a.secret.is_some())
             && (c.access_keys.is_empty() || key_kind(a).is_some_and(|k| c.access_keys.contains(&k)))
             && (c.principals.is_empty()
-                || c.principals.any(&a.principal_key)
-                || c.principals.any(&a.principal))
-            && opt(&c.user_agents, a.user_agent.as_deref())
-            && opt(&c.model_ids, a.model_id.as_deref())
+                || memo.any(&c.principals, &a.principal_key)
+                || memo.any(&c.principals, &a.principal))
+            && opt(memo, &c.user_agents, a.user_agent.as_ref())
+            && opt(memo, &c.model_ids, a.model_id.as_ref())
             && c.params.iter().all(|p| p.holds(a))
-            && (c.any_of.is_empty() || c.any_of.iter().any(|g| g.matches(a)))
-            && c.exclude.as_ref().is_none_or(|x| !x.matches(a))
+            && (c.any_of.is_empty() || c.any_of.iter().any(|g| g.matches_memo(a, memo)))
+            && c.exclude.as_ref().is_none_or(|x| !x.matches_memo(a, memo))
     }
 
     /// Whether an activity of this source, event source and event name can pass: the part of

@@ -119,6 +119,13 @@ impl Patterns {
         self.0.iter().any(|p| p.is_match(s))
     }
 
+    /// Whether a memo of results pays: a glob searches the text (`*kali*` is a SIMD search
+    /// over a 150-byte user agent), and a long list compares many names; a few exact names
+    /// compare faster than a hash lookup.
+    fn worth_memo(&self) -> bool {
+        self.0.len() > 4 || self.0.iter().any(|p| matches!(p, Pattern::Glob(_)))
+    }
+
     /// The names when every entry is exact (no glob), else `None`.
     pub fn exact(&self) -> Option<Vec<String>> {
         self.0
@@ -128,6 +135,55 @@ impl Patterns {
                 Pattern::Glob(_) => None,
             })
             .collect()
+    }
+}
+
+/// Results of pattern lists on interned values, kept for one batch of activities (one
+/// object): an object holds thousands of activities but a few dozen distinct user agents,
+/// regions or principals, and the default detectors test nine `*…*` user-agent globs on
+/// every CloudTrail activity.
+///
+/// Keyed by the address of the list and of the value's `Arc`: while the activities are
+/// alive (the memo must not outlive them) an address stands for one text; equal texts behind
+/// different `Arc`s only add entries computed from the same text.
+pub struct Memo {
+    results: std::collections::HashMap<(usize, usize), bool, foldhash::fast::RandomState>,
+    on: bool,
+}
+
+impl Memo {
+    /// A memo for one batch of activities, which must outlive it.
+    pub fn new() -> Self {
+        Memo {
+            results: Default::default(),
+            on: true,
+        }
+    }
+
+    /// A memo that keeps nothing (one-off checks).
+    pub fn off() -> Self {
+        Memo {
+            results: Default::default(),
+            on: false,
+        }
+    }
+
+    /// `p.any(v)`, remembered per (list, value).
+    pub fn any(&mut self, p: &Patterns, v: &std::sync::Arc<str>) -> bool {
+        if !self.on || !p.worth_memo() {
+            return p.any(v);
+        }
+        let key = (
+            p as *const Patterns as usize,
+            std::sync::Arc::as_ptr(v) as *const u8 as usize,
+        );
+        *self.results.entry(key).or_insert_with(|| p.any(v))
+    }
+}
+
+impl Default for Memo {
+    fn default() -> Self {
+        Memo::new()
     }
 }
 

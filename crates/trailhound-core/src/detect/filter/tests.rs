@@ -128,3 +128,47 @@ fn malformed_any_of_is_an_error_naming_the_field() {
             .contains("event_namez")
     );
 }
+
+/// A memo keyed by addresses gives the answers the plain match gives, for the same `Arc`
+/// seen again, for equal text behind another `Arc`, and inside `exclude` and `any_of`.
+#[test]
+fn memoized_pattern_results_equal_plain_ones() {
+    let f = filter(
+        r#"
+user_agents = ["*kali*", "*TruffleHog*"]
+principals = ["arn:*:iam::*:user/*"]
+[exclude]
+user_agents = ["*excluded*"]
+"#,
+    )
+    .unwrap();
+    let ua = |a: &mut Activity, s: &str| a.user_agent = Some(Arc::from(s));
+    let mut acts = Vec::new();
+    for s in [
+        "aws-cli/2.15 md/distrib#kali.2024",
+        "Boto3/1.34 Python/3.11",
+        "TruffleHog",
+        "kali excluded",
+        "aws-cli/2.15 md/distrib#kali.2024",
+    ] {
+        let mut a = Activity::new(0, Source::Cloudtrail, "arn:aws:iam::111122223333:user/a");
+        ua(&mut a, s);
+        acts.push(a);
+    }
+    let mut role = Activity::new(0, Source::Cloudtrail, "arn:aws:iam::111122223333:role/r");
+    ua(&mut role, "TruffleHog");
+    acts.push(role);
+    // The same Arc on two activities (as the normalizer interns it).
+    let shared = acts[2].clone();
+    acts.push(shared);
+    let plain: Vec<bool> = acts.iter().map(|a| f.matches(a)).collect();
+    assert_eq!(plain, [true, false, true, false, true, false, true]);
+    let mut memo = Memo::new();
+    for _ in 0..2 {
+        let memoized: Vec<bool> = acts
+            .iter()
+            .map(|a| f.matches_given_kind(a, &mut memo))
+            .collect();
+        assert_eq!(memoized, plain);
+    }
+}
