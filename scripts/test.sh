@@ -8,6 +8,9 @@ step() { echo; echo "==> $*"; date +%s > /tmp/.th_step; }
 took() { echo "    ($(( $(date +%s) - $(cat /tmp/.th_step) ))s)"; }
 
 step "setup"; bash scripts/setup.sh; took
+# Every crate of Cargo.lock, for every platform: the supply-chain test reads licenses with
+# `cargo metadata --offline`, which needs the crates a host build never downloads.
+step "cargo fetch"; cargo fetch --locked; took
 step "cargo fmt --check"; cargo fmt --all -- --check; took
 step "cargo clippy"; cargo clippy --workspace --all-targets -- -D warnings
 cargo clippy -p trailhound --no-default-features -- -D warnings; took
