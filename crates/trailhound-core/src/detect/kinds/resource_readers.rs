@@ -20,8 +20,8 @@ use crate::detect::matcher::Glob;
 use crate::detect::spec::Spec;
 use crate::detect::{Ctx, Detector, push_unique, render};
 use crate::record::cloudtrail::{JsonPath, PathId};
-use crate::state::SeenSet;
 use crate::state::bucket_entity;
+use crate::state::{EntityState, SeenSet};
 
 const READERS: &str = "readers";
 const AI_READERS: &str = "ai-readers";
@@ -175,6 +175,30 @@ impl ResourceReaders {
             .find(|p| lower.contains(p.as_str()))
             .map(|p| format!("bucket name contains \"{p}\""))
     }
+
+    /// Why reads of `bucket` (`key`) are reads of training data: configuration, a name, a
+    /// prefix a training job named, or an AI service's role reading it; `None`: not known to be.
+    fn why(&self, state: &EntityState, bucket: &str, key: Option<&str>) -> Option<String> {
+        self.configured(bucket, key)
+            .or_else(|| {
+                let key = key.unwrap_or("");
+                let named = state.seen.get(ASSETS)?;
+                named.values.keys().find_map(|n| {
+                    let (event, prefix) = n.split_once(':')?;
+                    key.starts_with(prefix).then(|| match prefix {
+                        "" => format!("named as training data by {event}"),
+                        p => format!("prefix {p} named as training data by {event}"),
+                    })
+                })
+            })
+            .or_else(|| {
+                state
+                    .seen
+                    .get(AI_READERS)
+                    .and_then(|s| s.values.keys().next())
+                    .map(|p| format!("read by {}", principal_name(p)))
+            })
+    }
 }
 
 impl Detector for ResourceReaders {
@@ -214,29 +238,13 @@ impl Detector for ResourceReaders {
         if ai {
             SeenSet::named(&mut state.seen, AI_READERS).insert(&a.principal_key, a.time);
         }
-        let key = a.key.as_deref().unwrap_or("");
-        let why = self
-            .configured(bucket, a.key.as_deref())
-            .or_else(|| {
-                let named = state.seen.get(ASSETS)?;
-                named.values.keys().find_map(|n| {
-                    let (event, prefix) = n.split_once(':')?;
-                    key.starts_with(prefix).then(|| match prefix {
-                        "" => format!("named as training data by {event}"),
-                        p => format!("prefix {p} named as training data by {event}"),
-                    })
-                })
-            })
-            .or_else(|| {
-                state
-                    .seen
-                    .get(AI_READERS)
-                    .and_then(|s| s.values.keys().next())
-                    .map(|p| format!("read by {}", principal_name(p)))
-            });
+        // A known reader, a reader in its learning period or an allowed one is only
+        // recorded: most reads are, and why a bucket counts as training data (a search of
+        // its name, the named prefixes) is worked out only for the rest.
         let learned = state.learned(a.time, ctx.learning);
-        let readers = SeenSet::named(&mut state.seen, READERS);
-        if readers.contains(&a.principal_key) {
+        if let Some(readers) = state.seen.get_mut(READERS)
+            && readers.contains(&a.principal_key)
+        {
             readers.refresh(&a.principal_key, a.time);
             return;
         }
@@ -245,11 +253,16 @@ impl Detector for ResourceReaders {
                 .allow
                 .iter()
                 .any(|g| g.is_match(&a.principal_key) || g.is_match(&a.principal));
-        if !learned || allowed || why.is_none() {
+        let why = if !learned || allowed {
+            None
+        } else {
+            self.why(state, bucket, a.key.as_deref())
+        };
+        let readers = SeenSet::named(&mut state.seen, READERS);
+        let Some(why) = why else {
             readers.insert(&a.principal_key, a.time);
             return;
-        }
-        let why = why.unwrap_or_default();
+        };
         let known: Vec<String> = readers.values.keys().map(|k| principal_name(k)).collect();
         // The finding lives on the principal, deduplicated per bucket.
         let Some(open) = ctx
