@@ -5,6 +5,7 @@
 /// Modules by rank; a module may use modules of a lower or equal rank.
 const RANKS: &[(&str, u8)] = &[
     ("centroids", 0),
+    ("concat", 0),
     ("finding", 0),
     ("geo", 0),
     ("time", 0),

@@ -17,6 +17,7 @@
 #![forbid(unsafe_code)]
 
 pub mod centroids;
+pub mod concat;
 pub mod finding;
 pub mod geo;
 pub mod time;

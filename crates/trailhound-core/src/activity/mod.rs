@@ -290,7 +290,11 @@ impl<'g> Normalizer<'g> {
 ///   CI OIDC) name themselves per session and key on the role.
 /// - IAM users, root and federated users key on their ARN.
 pub fn principal_key_for(arn: &str, provider_named: bool) -> std::borrow::Cow<'_, str> {
-    if let Some((head, rest)) = arn.split_once(":assumed-role/") {
+    // memchr's search: `str::split_once` sets a Two-Way searcher up on every call.
+    const ASSUMED: &str = ":assumed-role/";
+    if let Some(at) = memchr::memmem::find(arn.as_bytes(), ASSUMED.as_bytes()) {
+        // A UTF-8 needle found in UTF-8 text: both ends are character boundaries.
+        let (head, rest) = (&arn[..at], &arn[at + ASSUMED.len()..]);
         let (role, _session) = rest.split_once('/').unwrap_or((rest, ""));
         if role.starts_with("AWSReservedSSO_") || provider_named {
             return arn.into();
@@ -304,12 +308,14 @@ pub fn principal_key_for(arn: &str, provider_named: bool) -> std::borrow::Cow<'_
             parts.next(),
             parts.next(),
         );
-        return format!(
-            "arn:{}:iam::{}:role/{}",
+        return crate::concat::concat(&[
+            "arn:",
             partition.unwrap_or("aws"),
+            ":iam::",
             acct.unwrap_or(""),
-            role
-        )
+            ":role/",
+            role,
+        ])
         .into();
     }
     arn.into()

@@ -113,6 +113,24 @@ fn valid_region(r: &str) -> bool {
         && middle.split('-').all(lower)
 }
 
+/// Whether `ip` is four dot-separated parts one of which has a leading zero (`035.1.2.3`):
+/// read as octal by some parsers, as decimal by others. One pass over the bytes (every
+/// record is checked; two `split('.')` passes were 0.9% of a replay, callgrind).
+fn leading_zero_octet(ip: &str) -> bool {
+    let (mut dots, mut zero, mut start) = (0, false, true);
+    let b = ip.as_bytes();
+    for (i, &c) in b.iter().enumerate() {
+        if c == b'.' {
+            dots += 1;
+            start = true;
+        } else {
+            zero |= start && c == b'0' && b.get(i + 1).is_some_and(|&n| n != b'.');
+            start = false;
+        }
+    }
+    dots == 3 && zero
+}
+
 /// Normalizes one CloudTrail event, or returns the inner event if `bytes` is a wrapper.
 fn cloudtrail_one<'b>(ctx: &mut DecodeCtx<'_, '_>, bytes: &'b [u8]) -> Option<&'b [u8]> {
     let r: CtRecord = match parse(bytes) {
@@ -174,9 +192,7 @@ fn cloudtrail(ctx: &mut DecodeCtx<'_, '_>, r: &CtRecord<'_>) {
     }
     let vpc = r.vpc_endpoint_id.as_deref().is_some_and(|v| !v.is_empty());
     let raw_ip = r.source_ip_address.as_deref();
-    if raw_ip.is_some_and(|ip| {
-        ip.split('.').count() == 4 && ip.split('.').any(|p| p.len() > 1 && p.starts_with('0'))
-    }) {
+    if raw_ip.is_some_and(leading_zero_octet) {
         ctx.odd("source-ip-leading-zero");
     }
     let params = r.params();
@@ -343,6 +359,40 @@ fn invocation(ctx: &mut DecodeCtx<'_, '_>, r: &InvRecord<'_>) {
 
 #[cfg(test)]
 mod tests {
+    /// The one-pass check says what the two `split('.')` passes it replaced said.
+    #[test]
+    fn leading_zero_octets() {
+        let two_pass = |ip: &str| {
+            ip.split('.').count() == 4 && ip.split('.').any(|p| p.len() > 1 && p.starts_with('0'))
+        };
+        for ip in [
+            "035.1.2.3",
+            "1.2.3.0",
+            "1.2.3.05",
+            "0.0.0.0",
+            "10.0.0.1",
+            "1.02.3.4",
+            "1..2.3",
+            "00.1.2.3",
+            "1.2.3",
+            "1.2.3.4.05",
+            "0",
+            "",
+            ".",
+            "...",
+            "0...",
+            "...00",
+            "::1",
+            "2001:db8::1",
+            "AWS Internal",
+            "1.2.3.4",
+            "01",
+            "1.0.0.01",
+        ] {
+            assert_eq!(super::leading_zero_octet(ip), two_pass(ip), "{ip}");
+        }
+    }
+
     #[test]
     fn regions() {
         for r in [

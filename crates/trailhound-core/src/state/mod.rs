@@ -38,11 +38,11 @@ const ACTIVE_DAYS_CAP: usize = 35;
 pub type States = std::collections::HashMap<String, EntityState, foldhash::quality::RandomState>;
 
 pub fn principal_entity(key: &str) -> String {
-    format!("p#{key}")
+    crate::concat::concat(&["p#", key])
 }
 
 pub fn bucket_entity(bucket: &str) -> String {
-    format!("b#{bucket}")
+    crate::concat::concat(&["b#", bucket])
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

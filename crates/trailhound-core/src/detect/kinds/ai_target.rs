@@ -173,7 +173,7 @@ impl AiTarget {
 }
 
 fn marker(account: &str, kind: &str, name: &str) -> String {
-    format!("g#ai/{account}/{kind}/{name}")
+    crate::concat::concat(&["g#ai/", account, "/", kind, "/", name])
 }
 
 /// The caller's `(account, role|user, name)`: a role by its name (an assumed-role session or

@@ -108,7 +108,7 @@ impl LogGap {
 }
 
 fn entity(a: &Activity) -> String {
-    format!("g#{}/{}", a.account, a.region)
+    crate::concat::concat(&["g#", &a.account, "/", &a.region])
 }
 
 impl Detector for LogGap {
@@ -148,7 +148,7 @@ impl Detector for LogGap {
         }
         let (run, since, last_record) = (gap.missing_run, gap.missing_since, gap.last_record);
         let samples = gap.missing.clone();
-        let dedup = format!("{}/{}", a.account, a.region);
+        let dedup = crate::concat::concat(&[&a.account, "/", &a.region]);
         let key = entity(a);
         let state = ctx.others.get_mut(&key).expect("loaded above");
         let Some(open) = ctx

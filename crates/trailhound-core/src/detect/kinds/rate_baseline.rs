@@ -246,7 +246,7 @@ impl Detector for RateBaseline {
         let v = self.value(a);
         let group = self.group_value(a);
         let learned = ctx.principal.learned(a.time, ctx.learning);
-        let series_key = format!("{}/{}", self.spec.id, group);
+        let series_key = crate::concat::concat(&[&self.spec.id, "/", group]);
         let rates = &mut ctx.principal.rates;
         if !rates.contains_key(&series_key) && rates.len() >= MAX_SERIES {
             let idlest = rates
