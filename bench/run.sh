@@ -52,12 +52,17 @@ run_queue() {
   for r in $(seq "$RUNS"); do
     for n in "${!QUEUE[@]}"; do
       mapfile -d '' -t argv <"$TMP/cmd.$n"
+      # Wall time from the shell's microsecond clock (time's %e has 10 ms steps, a few
+      # percent of these runs); peak RSS and CPU from /usr/bin/time.
+      t0=$EPOCHREALTIME
       /usr/bin/time -f "%e %M %U %S" -o "$TMP/t" "${argv[@]}" >/dev/null 2>"$TMP/err" || {
         echo "failed: ${argv[*]}" >&2
         cat "$TMP/err" >&2
         return 1
       }
+      t1=$EPOCHREALTIME
       read -r e m u s <"$TMP/t"
+      e=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
       echo "$e $m $(awk -v u="$u" -v s="$s" 'BEGIN { print u + s }')" >>"$TMP/res.$n"
     done
   done
@@ -132,7 +137,7 @@ mem=$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
     awk -v d="$case" -v l="$label" -v t="$t" -v m="$m" -v c="$c" -v b="$infl" -v f="$floor_t" -v p="$py_t" 'BEGIN {
       r = (f != "" && t > 0) ? sprintf("%.2f", f / t) : "-";
       q = (p != "" && t > 0) ? sprintf("%.2f", p / t) : "-";
-      printf "| %s | %s | %.2f | %.1f | %s | %s | %.1f | %.2f |\n", d, l, t, b / 1e6 / (t > 0 ? t : 1e-9), r, q, m / 1024, c
+      printf "| %s | %s | %.3f | %.1f | %s | %s | %.1f | %.2f |\n", d, l, t, b / 1e6 / (t > 0 ? t : 1e-9), r, q, m / 1024, c
     }'
   done <"$ROWS"
   echo

@@ -290,9 +290,11 @@ impl<'g> Normalizer<'g> {
 ///   CI OIDC) name themselves per session and key on the role.
 /// - IAM users, root and federated users key on their ARN.
 pub fn principal_key_for(arn: &str, provider_named: bool) -> std::borrow::Cow<'_, str> {
-    // memchr's search: `str::split_once` sets a Two-Way searcher up on every call.
+    // A searcher built once: `str::split_once` (and `memmem::find`) set one up per call.
     const ASSUMED: &str = ":assumed-role/";
-    if let Some(at) = memchr::memmem::find(arn.as_bytes(), ASSUMED.as_bytes()) {
+    static FINDER: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(ASSUMED));
+    if let Some(at) = FINDER.find(arn.as_bytes()) {
         // A UTF-8 needle found in UTF-8 text: both ends are character boundaries.
         let (head, rest) = (&arn[..at], &arn[at + ASSUMED.len()..]);
         let (role, _session) = rest.split_once('/').unwrap_or((rest, ""));

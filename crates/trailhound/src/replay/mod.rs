@@ -115,20 +115,8 @@ pub fn load_geo(path: Option<&Path>) -> anyhow::Result<Geo> {
     }
 }
 
-/// Runs a replay and returns its findings and counters.
-pub async fn run(opts: &Options) -> anyhow::Result<Output> {
-    let started = Instant::now();
-    let engine = std::sync::Arc::new(load_engine(opts.detectors.as_deref(), opts.learning)?);
-    let geo = std::sync::Arc::new(load_geo(opts.geoip.as_deref())?);
-    // Objects are applied one after another (`--jobs` parallelizes decoding only): the
-    // store moves states instead of copying them.
-    let store = match &opts.state {
-        Some(p) if p.exists() => {
-            MemoryStore::load_file(p).map_err(|e| UsageError(format!("{e:#}")))?
-        }
-        _ => MemoryStore::new(),
-    }
-    .exclusive();
+/// The S3 prefixes and the local objects of `opts.paths` (one kind only).
+fn list_local(opts: &Options) -> anyhow::Result<(Vec<&String>, Vec<LocalObject>)> {
     let (remote, locals): (Vec<&String>, Vec<&String>) =
         opts.paths.iter().partition(|p| p.starts_with("s3://"));
     if !remote.is_empty() && !locals.is_empty() {
@@ -139,6 +127,38 @@ pub async fn run(opts: &Options) -> anyhow::Result<Output> {
     }
     let locals: Vec<PathBuf> = locals.into_iter().map(PathBuf::from).collect();
     let objects = local::list(&locals).map_err(|e| UsageError(format!("{e:#}")))?;
+    Ok((remote, objects))
+}
+
+/// Runs a replay and returns its findings and counters.
+pub async fn run(opts: &Options) -> anyhow::Result<Output> {
+    let started = Instant::now();
+    // The detectors and the geo database load on a thread while the objects are listed:
+    // each takes milliseconds, and serial time is what keeps `--jobs N` under N times one
+    // job on an archive of small objects. Errors are reported in the order of the steps.
+    let loading = std::thread::spawn({
+        let (detectors, geoip, learning) =
+            (opts.detectors.clone(), opts.geoip.clone(), opts.learning);
+        move || -> anyhow::Result<(Engine, Geo)> {
+            let engine = load_engine(detectors.as_deref(), learning)?;
+            Ok((engine, load_geo(geoip.as_deref())?))
+        }
+    });
+    let listed = list_local(opts);
+    let (engine, geo) = loading
+        .join()
+        .map_err(|_| anyhow::anyhow!("loading the detectors panicked"))??;
+    let (engine, geo) = (std::sync::Arc::new(engine), std::sync::Arc::new(geo));
+    let (remote, objects) = listed?;
+    // Objects are applied one after another (`--jobs` parallelizes decoding only): the
+    // store moves states instead of copying them.
+    let store = match &opts.state {
+        Some(p) if p.exists() => {
+            MemoryStore::load_file(p).map_err(|e| UsageError(format!("{e:#}")))?
+        }
+        _ => MemoryStore::new(),
+    }
+    .exclusive();
     let remote = remote::list(&remote).await?;
     // Records may be dated at most a little after the newest key time of the run (with no
     // key times: after now).
