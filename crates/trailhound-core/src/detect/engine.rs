@@ -1,7 +1,7 @@
 //! The engine: runs every detector over an object's activities, in event-time order, against
 //! the loaded entity states, and collects the findings raised or updated.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
 use super::matcher::Memo;
@@ -409,11 +409,8 @@ impl Engine {
             .into_iter()
             .map(|p| principal_entity(p))
             .collect();
-        // Deduplicated as they come: most activities name an entity another already named
-        // (a bucket, an account and region), and sorting one string per activity was most
-        // of this function's time (perf, realistic CloudTrail file).
-        let mut extra: std::collections::HashSet<String, foldhash::fast::RandomState> =
-            Default::default();
+        // Deduplicated as they come (sorting one string per activity was most of the time).
+        let mut extra: HashSet<String, foldhash::fast::RandomState> = Default::default();
         let mut named = Vec::new();
         // Only the detectors that name other entities (buckets, account-and-region).
         let naming: Vec<&Compiled> = self
@@ -467,8 +464,7 @@ impl Engine {
         // Entity keys by the address of the interned principal key (see `Dispatch`).
         let mut keys: HashMap<usize, String, foldhash::fast::RandomState> = HashMap::default();
         let mut dispatch = Dispatch::default();
-        // Like `dispatch`, valid while `acts` is borrowed.
-        let mut memo = Memo::new();
+        let mut memo = Memo::new(); // like `dispatch`, valid while `acts` is borrowed
         for a in acts {
             let pk = keys
                 .entry(addr(&a.principal_key))
