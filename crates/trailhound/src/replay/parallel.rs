@@ -364,3 +364,48 @@ fn drain(spent: &Spent) {
     };
     drop(batch);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use trailhound_core::ingest::ObjectRef;
+
+    fn objects(sizes: &[u64]) -> Vec<LocalObject> {
+        sizes
+            .iter()
+            .enumerate()
+            .map(|(i, &size)| LocalObject {
+                path: format!("o{i}.json.gz").into(),
+                object: ObjectRef {
+                    bucket: String::new(),
+                    key: format!("o{i}.json.gz"),
+                    version: String::new(),
+                    part: 0,
+                },
+                time: None,
+                size,
+            })
+            .collect()
+    }
+
+    /// Small objects: up to `32 * jobs` ahead within the byte budget; large ones: the
+    /// minimum window of `2 * jobs` whatever their size; never past the list's end.
+    #[test]
+    fn decoding_runs_ahead_by_bytes_within_object_bounds() {
+        let small = Window::new(&objects(&[10_000; 200]), 2);
+        assert_eq!(small.limit(0), 64);
+        assert_eq!(small.limit(150), 200);
+        assert_eq!(small.limit(STOP), 200);
+        let big = Window::new(&objects(&[100 << 20; 10]), 2);
+        assert_eq!(big.limit(0), 4);
+        assert_eq!(big.limit(8), 10);
+        // 1 MiB objects: the minimum four, then as many more as fit in 4 MiB from `taken`.
+        let mid = Window::new(&objects(&[1 << 20; 20]), 2);
+        assert_eq!(mid.limit(0), 4);
+        let mixed = Window::new(
+            &objects(&[1_000, 1_000, 1_000, 1_000, 1_000, 5 << 20, 1_000]),
+            1,
+        );
+        assert_eq!(mixed.limit(0), 5);
+    }
+}
