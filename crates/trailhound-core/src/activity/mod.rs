@@ -134,32 +134,6 @@ pub struct Normalizer<'g> {
     /// Principal key and type by the address of the interned ARN (each entry holds the ARN,
     /// so the address cannot be reused while it is a key): no second hash of the ARN's text.
     keys: FastMap<usize, Memo>,
-    /// The last string interned for each [`Field`]: consecutive records of a log share
-    /// their account, region, service and often their caller, and a length check and a
-    /// compare with a string in cache is several times cheaper than hashing and probing a
-    /// table of tens of thousands of strings (perf on the realistic CloudTrail file:
-    /// `intern` was 7.5% of a replay).
-    recent: [Option<Arc<str>>; Field::COUNT],
-}
-
-/// The fields of an activity interned with [`Normalizer::intern_field`].
-#[derive(Clone, Copy)]
-pub(crate) enum Field {
-    Account,
-    Region,
-    Principal,
-    EventSource,
-    EventName,
-    ErrorCode,
-    UserAgent,
-    ModelId,
-    Bucket,
-    AccessKey,
-    InvokedBy,
-}
-
-impl Field {
-    const COUNT: usize = Field::InvokedBy as usize + 1;
 }
 
 /// A memoized principal: the ARN (kept alive), its key and its type.
@@ -176,7 +150,6 @@ impl<'g> Normalizer<'g> {
             strings: HashSet::default(),
             geo_cache: FastMap::default(),
             keys: FastMap::default(),
-            recent: Default::default(),
         }
     }
 
@@ -202,25 +175,6 @@ impl<'g> Normalizer<'g> {
 
     pub fn intern_opt(&mut self, s: Option<&str>) -> Option<Arc<str>> {
         s.filter(|s| !s.is_empty()).map(|s| self.intern(s))
-    }
-
-    /// [`Normalizer::intern`], first trying the last string interned for `field`.
-    pub(crate) fn intern_field(&mut self, field: Field, s: &str) -> Arc<str> {
-        let slot = field as usize;
-        if let Some(last) = &self.recent[slot]
-            && **last == *s
-        {
-            return last.clone();
-        }
-        let a = self.intern(s);
-        self.recent[slot] = Some(a.clone());
-        a
-    }
-
-    /// [`Normalizer::intern_opt`] by way of [`Normalizer::intern_field`].
-    pub(crate) fn intern_field_opt(&mut self, field: Field, s: Option<&str>) -> Option<Arc<str>> {
-        s.filter(|s| !s.is_empty())
-            .map(|s| self.intern_field(field, s))
     }
 
     /// Classifies and geolocates a source address.

@@ -5,7 +5,7 @@ use serde::Deserialize;
 use serde_json::value::RawValue;
 
 use super::decode::DecodeCtx;
-use super::{Activity, Field, Source};
+use super::{Activity, Source};
 use crate::record::BadRecord;
 use crate::record::cloudtrail::CtRecord;
 use crate::record::invocation::InvRecord;
@@ -204,7 +204,7 @@ fn cloudtrail(ctx: &mut DecodeCtx<'_, '_>, r: &CtRecord<'_>) {
         .into_iter()
         .map(|(id, v)| (id, v.map(|s| n.intern(&s))))
         .collect();
-    let principal = n.intern_field(Field::Principal, arn);
+    let principal = n.intern(arn);
     let provider_named = r.console_session();
     let (principal_key, principal_type) = n.principal(&principal, kind, provider_named);
     let (source_ip, source_host, geo) = n.source(raw_ip, vpc);
@@ -219,29 +219,26 @@ fn cloudtrail(ctx: &mut DecodeCtx<'_, '_>, r: &CtRecord<'_>) {
     let a = Activity {
         time,
         source: Source::Cloudtrail,
-        account: n.intern_field(Field::Account, account_raw),
-        region: n.intern_field(Field::Region, region),
+        account: n.intern(account_raw),
+        region: n.intern(region),
         principal,
         principal_key,
         principal_type,
-        access_key_id: n.intern_field_opt(
-            Field::AccessKey,
-            uid.and_then(|u| u.access_key_id.as_deref()),
-        ),
-        event_source: n.intern_field(Field::EventSource, source),
-        event_name: n.intern_field(Field::EventName, name),
-        error_code: n.intern_field_opt(Field::ErrorCode, r.error_code.as_deref()),
+        access_key_id: n.intern_opt(uid.and_then(|u| u.access_key_id.as_deref())),
+        event_source: n.intern(source),
+        event_name: n.intern(name),
+        error_code: n.intern_opt(r.error_code.as_deref()),
         source_ip,
         source_host,
         country: geo.country,
         asn: geo.asn,
-        user_agent: n.intern_field_opt(Field::UserAgent, r.user_agent.as_deref()),
-        model_id: n.intern_field_opt(Field::ModelId, params.model_id.as_deref()),
+        user_agent: n.intern_opt(r.user_agent.as_deref()),
+        model_id: n.intern_opt(params.model_id.as_deref()),
         input_tokens: 0,
         output_tokens: 0,
         cache_read_tokens: 0,
         cache_write_tokens: 0,
-        bucket: n.intern_field_opt(Field::Bucket, params.bucket_name.as_deref()),
+        bucket: n.intern_opt(params.bucket_name.as_deref()),
         key: params
             .key
             .as_deref()
@@ -254,7 +251,7 @@ fn cloudtrail(ctx: &mut DecodeCtx<'_, '_>, r: &CtRecord<'_>) {
             .or(r.event_id.as_deref())
             .map(std::sync::Arc::from),
         vpc_endpoint: vpc,
-        invoked_by: n.intern_field_opt(Field::InvokedBy, invoked_by),
+        invoked_by: n.intern_opt(invoked_by),
         guardrail_intervened: false,
         secret: None,
         bearer_token,
@@ -319,26 +316,26 @@ fn invocation(ctx: &mut DecodeCtx<'_, '_>, r: &InvRecord<'_>) {
         ctx.odd("account");
     }
     let n = &mut *ctx.norm;
-    let principal = n.intern_field(Field::Principal, arn);
+    let principal = n.intern(arn);
     let (principal_key, principal_type) = n.principal(&principal, None, false);
     let a = Activity {
         time,
         source: Source::Invocation,
-        account: n.intern_field(Field::Account, account),
-        region: n.intern_field(Field::Region, region),
+        account: n.intern(account),
+        region: n.intern(region),
         principal,
         principal_key,
         principal_type,
         access_key_id: None,
-        event_source: n.intern_field(Field::EventSource, "bedrock.amazonaws.com"),
-        event_name: n.intern_field(Field::EventName, op),
-        error_code: n.intern_field_opt(Field::ErrorCode, r.error_code.as_deref()),
+        event_source: n.intern("bedrock.amazonaws.com"),
+        event_name: n.intern(op),
+        error_code: n.intern_opt(r.error_code.as_deref()),
         source_ip: None,
         source_host: None,
         country: None,
         asn: None,
         user_agent: None,
-        model_id: Some(n.intern_field(Field::ModelId, model)),
+        model_id: Some(n.intern(model)),
         input_tokens: r.input_tokens(),
         output_tokens: r.output_tokens(),
         cache_read_tokens,
