@@ -104,31 +104,32 @@ impl Pattern {
 /// A list of names or globs; it matches a value when any entry does. An empty list is "not
 /// set": callers treat it as matching everything.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Patterns(Vec<Pattern>);
+pub struct Patterns {
+    list: Vec<Pattern>,
+    /// Whether a [`Memo`] of results pays, decided once: a glob searches the text (`*kali*`
+    /// is a SIMD search over a 150-byte user agent), and a long list compares many names; a
+    /// few exact names compare faster than a hash lookup.
+    memo: bool,
+}
 
 impl Patterns {
     pub fn new(list: &[String]) -> Self {
-        Patterns(list.iter().map(|p| Pattern::new(p)).collect())
+        let list: Vec<Pattern> = list.iter().map(|p| Pattern::new(p)).collect();
+        let memo = list.len() > 4 || list.iter().any(|p| matches!(p, Pattern::Glob(_)));
+        Patterns { list, memo }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
+        self.list.is_empty()
     }
 
     pub fn any(&self, s: &str) -> bool {
-        self.0.iter().any(|p| p.is_match(s))
-    }
-
-    /// Whether a memo of results pays: a glob searches the text (`*kali*` is a SIMD search
-    /// over a 150-byte user agent), and a long list compares many names; a few exact names
-    /// compare faster than a hash lookup.
-    fn worth_memo(&self) -> bool {
-        self.0.len() > 4 || self.0.iter().any(|p| matches!(p, Pattern::Glob(_)))
+        self.list.iter().any(|p| p.is_match(s))
     }
 
     /// The names when every entry is exact (no glob), else `None`.
     pub fn exact(&self) -> Option<Vec<String>> {
-        self.0
+        self.list
             .iter()
             .map(|p| match p {
                 Pattern::Exact(e) => Some(e.to_string()),
@@ -170,7 +171,7 @@ impl Memo {
 
     /// `p.any(v)`, remembered per (list, value).
     pub fn any(&mut self, p: &Patterns, v: &std::sync::Arc<str>) -> bool {
-        if !self.on || !p.worth_memo() {
+        if !self.on || !p.memo {
             return p.any(v);
         }
         let key = (
