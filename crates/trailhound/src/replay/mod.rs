@@ -116,7 +116,7 @@ pub fn load_geo(path: Option<&Path>) -> anyhow::Result<Geo> {
 }
 
 /// The S3 prefixes and the local objects of `opts.paths` (one kind only).
-fn list_local(opts: &Options) -> anyhow::Result<(Vec<&String>, Vec<LocalObject>)> {
+fn split_paths(opts: &Options) -> anyhow::Result<(Vec<&String>, Vec<LocalObject>)> {
     let (remote, locals): (Vec<&String>, Vec<&String>) =
         opts.paths.iter().partition(|p| p.starts_with("s3://"));
     if !remote.is_empty() && !locals.is_empty() {
@@ -144,10 +144,10 @@ pub async fn run(opts: &Options) -> anyhow::Result<Output> {
             Ok((engine, load_geo(geoip.as_deref())?))
         }
     });
-    let listed = list_local(opts);
+    let listed = split_paths(opts);
     let (engine, geo) = loading
         .join()
-        .map_err(|_| anyhow::anyhow!("loading the detectors panicked"))??;
+        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
     let (engine, geo) = (std::sync::Arc::new(engine), std::sync::Arc::new(geo));
     let (remote, objects) = listed?;
     // Objects are applied one after another (`--jobs` parallelizes decoding only): the
