@@ -4,10 +4,11 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
 
+use super::dispatch::{Dispatch, addr};
 use super::matcher::Memo;
 use super::spec::{CompiledSuppression, Spec, SpecError};
 use super::{Ctx, DEFAULTS, Detector, kinds};
-use crate::activity::{Activity, Source};
+use crate::activity::Activity;
 use crate::finding::{Finding, SourceRef, finding_id, severity_label};
 use crate::ingest::ObjectRef;
 use crate::state::{EntityState, OpenFinding, States, principal_entity};
@@ -245,48 +246,6 @@ impl Alerts {
     }
 }
 
-/// The detectors whose filters can pass each kind of event (source, event source, event
-/// name) of one object, found once per kind: an object holds thousands of activities of a
-/// few dozen kinds, and most detectors never see most kinds.
-#[derive(Default)]
-struct Dispatch {
-    /// By source and the addresses of the interned event source and name: the activities of
-    /// one object share one `Arc` per distinct string (one normalizer decoded them), and
-    /// they outlive the map, so an address stands for its text here. Activities with equal
-    /// text behind different `Arc`s only add an entry computed from the same text.
-    by_kind: HashMap<(Source, usize, usize), Box<[usize]>, foldhash::fast::RandomState>,
-}
-
-impl Dispatch {
-    /// Indices into `detectors`, in their order.
-    fn candidates<C: std::borrow::Borrow<Compiled>>(
-        &mut self,
-        detectors: &[C],
-        a: &Activity,
-    ) -> &[usize] {
-        self.by_kind
-            .entry((a.source, addr(&a.event_source), addr(&a.event_name)))
-            .or_insert_with(|| {
-                (0..detectors.len())
-                    .filter(|&i| {
-                        detectors[i].borrow().detector.spec().filter.may_match(
-                            a.source,
-                            &a.event_source,
-                            &a.event_name,
-                        )
-                    })
-                    .collect()
-            })
-    }
-}
-
-/// The address of an interned string: within one object's activities (one normalizer, one
-/// `Arc` per distinct text, alive while they are) it stands for the text, and hashes and
-/// compares in one word.
-fn addr(s: &Arc<str>) -> usize {
-    Arc::as_ptr(s) as *const u8 as usize
-}
-
 /// Open findings of one detector on one owner past which new dedup keys fold into one.
 pub const MAX_DEDUPS_PER_DETECTOR: usize = 16;
 /// The dedup key of the folded finding.
@@ -421,7 +380,7 @@ impl Engine {
         let mut dispatch = Dispatch::default();
         let mut memo = Memo::new();
         for a in acts {
-            for &i in dispatch.candidates(&naming, a) {
+            for &i in dispatch.candidates(a, naming.iter().map(|c| &c.detector.spec().filter)) {
                 let c = naming[i];
                 if c.detector.spec().filter.matches_given_kind(a, &mut memo) {
                     c.detector.extra_entities(a, &mut named);
@@ -474,7 +433,8 @@ impl Engine {
                 .remove_entry(pk.as_str())
                 .unwrap_or_else(|| (pk.clone(), EntityState::default()));
             principal.touch(a.time);
-            for &i in dispatch.candidates(&self.detectors, a) {
+            let filters = self.detectors.iter().map(|c| &c.detector.spec().filter);
+            for &i in dispatch.candidates(a, filters) {
                 let c = &self.detectors[i];
                 let spec = c.detector.spec();
                 if !spec.filter.matches_given_kind(a, &mut memo) {

@@ -174,10 +174,7 @@ impl Memo {
         if !self.on || !p.memo {
             return p.any(v);
         }
-        let key = (
-            p as *const Patterns as usize,
-            std::sync::Arc::as_ptr(v) as *const u8 as usize,
-        );
+        let key = (p as *const Patterns as usize, super::dispatch::addr(v));
         *self.results.entry(key).or_insert_with(|| p.any(v))
     }
 }

@@ -1,6 +1,7 @@
 //! Detection: detector files (data) compiled into detectors of a few kinds (code), run by
 //! the engine over each object's activities against per-entity state.
 
+mod dispatch;
 pub mod engine;
 pub mod filter;
 mod kinds;
