@@ -257,17 +257,22 @@ fn run(cli: Cli) -> anyhow::Result<i32> {
                 Ok(_) => Vec::new(),
                 Err(e) => e.0,
             };
-            // Every detector carries its tests: report the files (valid otherwise) without.
+            // Every detector carries its tests, and they must parse (the engine does not read
+            // them): report the files (valid otherwise) without, or with a bad case.
             let (merged, _) = trailhound_core::detect::engine::merge_by_id(
                 trailhound_core::detect::DEFAULTS,
                 &files,
             );
             for (file, text) in &merged {
-                if let Ok(spec) = trailhound_core::detect::Spec::parse(file, text)
-                    && spec.tests.is_empty()
-                    && !errors.iter().any(|e| e.file == *file)
-                {
-                    errors.push(trailhound_core::detect::testcase::run::no_tests(file));
+                if errors.iter().any(|e| e.file == *file) {
+                    continue;
+                }
+                match trailhound_core::detect::Spec::parse(file, text) {
+                    Ok(spec) if spec.tests.is_empty() => {
+                        errors.push(trailhound_core::detect::testcase::run::no_tests(file))
+                    }
+                    Ok(_) => {}
+                    Err(e) => errors.push(e),
                 }
             }
             if errors.is_empty() {

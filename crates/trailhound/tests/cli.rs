@@ -345,6 +345,13 @@ fn detectors_check_names_unknown_placeholders_param_types_and_missing_tests() {
             .replace("\"unusual-geo\"", "\"geo-attack\""),
     )
     .unwrap();
+    // The engine does not read test cases; the check still does.
+    std::fs::write(
+        dir.path().join("e-case.toml"),
+        geo.replacen("expect = \"fires\"", "expect = \"fire\"", 1)
+            .replace("\"unusual-geo\"", "\"geo-case\""),
+    )
+    .unwrap();
     let out = trailhound(&["detectors", "check", dir.path().to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let err = text(&out.stderr);
@@ -360,7 +367,8 @@ fn detectors_check_names_unknown_placeholders_param_types_and_missing_tests() {
             "error: {d}/c-untested.toml: test: no [[test]] cases: add one that fires and one that stays quiet\n"
         ),
         format!("error: {d}/d-attack.toml: attack: `T10780` is not a MITRE ATT&CK technique id"),
-        "error: 4 invalid detector file(s)".to_string(),
+        format!("error: {d}/e-case.toml: test[0].expect: must be \"fires\" or \"quiet\"\n"),
+        "error: 5 invalid detector file(s)".to_string(),
     ] {
         assert!(err.contains(&want), "missing `{want}` in:\n{err}");
     }

@@ -351,15 +351,21 @@ fn templates_and_technique_ids_are_checked_at_load() {
             "references = [\"see the wiki\",",
             "x.toml: references: `see the wiki` is not an http(s) URL",
         ),
-        (
-            "expect = \"fires\"",
-            "expect = \"fire\"",
-            "x.toml: test[0].expect: must be \"fires\" or \"quiet\"",
-        ),
     ] {
         assert!(geo.contains(from), "{from}");
         assert_eq!(load(geo.replacen(from, to, 1)).as_deref(), Some(want));
     }
+    // Test cases are not read to run a detector (a Lambda cold start would parse them all);
+    // the full parse, which `detectors check` and `detectors test` use, names a bad one.
+    let bad_case = geo.replacen("expect = \"fires\"", "expect = \"fire\"", 1);
+    assert_eq!(load(bad_case.clone()), None);
+    assert_eq!(
+        trailhound_core::detect::Spec::parse("x.toml", &bad_case)
+            .err()
+            .map(|e| e.to_string())
+            .as_deref(),
+        Some("x.toml: test[0].expect: must be \"fires\" or \"quiet\"")
+    );
     // A file without metadata or tests still loads (the CLI's check and test report the
     // missing tests).
     let bare = "id = \"bare\"\ntype = \"A:B/C\"\nseverity = 5.0\nkind = \"new-value\"\n\

@@ -275,12 +275,13 @@ pub(crate) fn episode_slot(detector: &str, dedup: &str, episode: i64) -> String 
 
 impl Engine {
     /// Compiles detector files `(name, text)`; reports every file that fails, not just the first.
+    /// `[[test]]` cases are not read (see [`Spec::parse_rule`]).
     pub fn from_files(files: &[(String, String)], learning: i64) -> Result<Self, EngineError> {
         let mut detectors = Vec::new();
         let mut errors = Vec::new();
         let mut ids = std::collections::HashSet::new();
         for (file, text) in files {
-            let built = Spec::parse(file, text).and_then(|spec| {
+            let built = Spec::parse_rule(file, text).and_then(|spec| {
                 if !ids.insert(spec.id.clone()) {
                     return Err(SpecError {
                         file: file.clone(),

@@ -95,3 +95,46 @@ fn suppressions_need_a_reason_and_expire_by_event_time() {
     let s = CompiledSuppression::compile(&dt.suppress[0]).unwrap();
     assert!(s.matches(&at("2026-10-02T11:00:00Z")) && !s.matches(&at("2026-10-02T12:00:00Z")));
 }
+
+/// Loading to run cuts the file before its tests only when nothing but test tables follow,
+/// and reads the same rule either way; a bad case fails `parse`, not `parse_rule`.
+#[test]
+fn rules_load_without_their_tests() {
+    let case = "[[test]]\nname = \"n\"\nexpect = \"quiet\"\nevents = [{ at = \"+1h\" }]\n[test.template]\neventName = \"X\"\n";
+    let file = format!("{MIN}{case}");
+    assert_eq!(before_tests(&file), Some(MIN));
+    // A table after the tests belongs to the rule: the whole file is read.
+    let later = format!("{file}[match]\nevent_names = [\"X\"]\n");
+    assert_eq!(before_tests(&later), None);
+    let spec = Spec::parse_rule("x.toml", &later).unwrap();
+    assert_eq!(
+        format!("{:?}", spec.filter),
+        format!("{:?}", Spec::parse("x.toml", &later).unwrap().filter)
+    );
+    assert!(format!("{:?}", spec.filter).contains("\"X\""));
+    assert!(spec.tests.is_empty());
+    // An array continued on a line of its own after the tests: the whole file too.
+    assert_eq!(before_tests(&format!("{file}x = [\n[1],\n]\n")), None);
+    // A `[[test]]` line inside a multi-line string: the cut text does not parse, and the
+    // whole file is read.
+    let quoted = MIN.replace(
+        "description = \"d\"",
+        "description = \"\"\"d\n[[test]]\n\"\"\"",
+    );
+    assert!(
+        Spec::parse_rule("x.toml", &quoted)
+            .unwrap()
+            .description
+            .contains("[[test]]")
+    );
+    // A case that does not parse: the rule loads, the full parse names the case.
+    let bad = format!("{MIN}[[test]]\nname = \"n\"\nexpect = \"sometimes\"\n");
+    assert!(Spec::parse_rule("x.toml", &bad).is_ok());
+    assert!(
+        Spec::parse("x.toml", &bad)
+            .unwrap_err()
+            .field
+            .starts_with("test")
+    );
+    assert_eq!(Spec::parse("x.toml", &file).unwrap().tests.len(), 1);
+}
