@@ -96,6 +96,28 @@ impl Pipeline<'_> {
         raw: R,
         out: &mut dyn Sink,
     ) -> Result<Decoded, ObjectError> {
+        let opened = crate::ingest::inflate::open(raw, self.limits.max_object_bytes);
+        self.decode_opened_into(object, opened, out)
+    }
+
+    /// As [`Pipeline::decode_into`], inflating on a thread of its own (for a caller with a
+    /// core to spare; see [`crate::ingest::inflate::open_ahead`]). Same activities, same errors.
+    pub fn decode_ahead_into<R: Read + Send + 'static>(
+        &self,
+        object: &ObjectRef,
+        raw: R,
+        out: &mut dyn Sink,
+    ) -> Result<Decoded, ObjectError> {
+        let opened = crate::ingest::inflate::open_ahead(raw, self.limits.max_object_bytes);
+        self.decode_opened_into(object, opened, out)
+    }
+
+    fn decode_opened_into<R: Read>(
+        &self,
+        object: &ObjectRef,
+        opened: std::io::Result<crate::ingest::inflate::Inflated<R>>,
+        out: &mut dyn Sink,
+    ) -> Result<Decoded, ObjectError> {
         let mut norm = Normalizer::new(self.geo).with_paths(self.engine.paths());
         // Range-check event times: one forged timestamp must not move a watermark, expire
         // state or split a finding. Out-of-range records are bad records, not activity.
@@ -110,10 +132,10 @@ impl Pipeline<'_> {
             newest_kept: None,
             out,
         };
-        let mut decoded = activity::decode_object_into(
+        let mut decoded = activity::decode::decode_opened_into(
             object,
             classify(&object.key),
-            raw,
+            opened,
             &self.limits,
             &mut norm,
             &mut ranged,

@@ -113,6 +113,73 @@ fn decode_only_reads_every_record_and_raises_nothing() {
     );
 }
 
+/// One object of at least a MiB with more jobs than objects: it is inflated on a thread of
+/// its own while it is parsed, and gives what `--jobs 1` gives; cut short, it fails the same.
+#[test]
+fn a_large_object_inflated_ahead_gives_the_same_findings() {
+    use std::io::{Read, Write};
+    // The samples' CloudTrail records in one object (no key time, so none is out of range).
+    let mut records = Vec::new();
+    let mut files = walk(&common::repo().join("samples"));
+    files.sort();
+    for f in files
+        .iter()
+        .filter(|f| f.to_string_lossy().contains("/CloudTrail/"))
+    {
+        let mut text = String::new();
+        let gz = std::fs::File::open(f).unwrap();
+        // The samples' defects (a truncated object, bad records) are left out.
+        if flate2::read::MultiGzDecoder::new(gz)
+            .read_to_string(&mut text)
+            .is_err()
+        {
+            continue;
+        }
+        let doc: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+        if let Some(r) = doc["Records"].as_array() {
+            records.extend(r.iter().cloned());
+        }
+    }
+    assert!(records.len() > 10_000, "{}", records.len());
+    let mut enc = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::new(6));
+    serde_json::to_writer(&mut enc, &serde_json::json!({ "Records": records })).unwrap();
+    let gz = enc.finish().unwrap();
+    assert!(
+        gz.len() >= 1 << 20,
+        "{} bytes: under the inflate-ahead size",
+        gz.len()
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("merged.json.gz");
+    std::fs::File::create(&path)
+        .unwrap()
+        .write_all(&gz)
+        .unwrap();
+    let one = replay(&["--jobs", "1"], &path);
+    assert_eq!(one.status.code(), Some(0), "{}", text(&one.stderr));
+    assert!(ids(&one).len() > 10, "{}", counts(&one));
+    assert_same(&replay(&["--jobs", "2"], &path), &one, "inflated ahead");
+    // Cut short: the object fails whole, with the same error, either way.
+    std::fs::write(&path, &gz[..gz.len() - 40]).unwrap();
+    let one = replay(&["--jobs", "1"], &path);
+    assert!(
+        counts(&one).contains("; failed 1 (inflate 1);"),
+        "{}",
+        counts(&one)
+    );
+    assert_eq!(text(&one.stdout), "");
+    let ahead = replay(&["--jobs", "2"], &path);
+    assert_same(&ahead, &one, "inflated ahead, cut short");
+    let error = |o: &Output| {
+        text(&o.stderr)
+            .lines()
+            .find(|l| l.contains("merged.json.gz"))
+            .map(|l| l.split_once("merged.json.gz").unwrap().1.to_string())
+    };
+    assert!(error(&one).is_some(), "{}", text(&one.stderr));
+    assert_eq!(error(&ahead), error(&one));
+}
+
 #[test]
 fn jobs_zero_is_a_usage_error() {
     let out = replay(&["--jobs", "0"], &common::repo().join("samples"));

@@ -142,6 +142,20 @@ pub fn decode_object_into<R: Read>(
     norm: &mut Normalizer<'_>,
     out: &mut dyn Sink,
 ) -> Result<Decoded, ObjectError> {
+    let opened = inflate::open(raw, limits.max_object_bytes);
+    decode_opened_into(object, kind, opened, limits, norm, out)
+}
+
+/// As [`decode_object_into`], from an object already opened for reading (by
+/// [`inflate::open`] or [`inflate::open_ahead`]; an error there is the object's read error).
+pub fn decode_opened_into<R: Read>(
+    object: &ObjectRef,
+    kind: ObjectKind,
+    opened: std::io::Result<inflate::Inflated<R>>,
+    limits: &Limits,
+    norm: &mut Normalizer<'_>,
+    out: &mut dyn Sink,
+) -> Result<Decoded, ObjectError> {
     let mut ctx = DecodeCtx {
         object,
         norm,
@@ -152,14 +166,14 @@ pub fn decode_object_into<R: Read>(
         deadline: limits.deadline,
         stop: None,
     };
-    run(&mut ctx, kind, raw, limits)?;
+    run(&mut ctx, kind, opened, limits)?;
     Ok(ctx.stats)
 }
 
 fn run<R: Read>(
     ctx: &mut DecodeCtx<'_, '_>,
     kind: ObjectKind,
-    raw: R,
+    opened: std::io::Result<inflate::Inflated<R>>,
     limits: &Limits,
 ) -> Result<(), ObjectError> {
     let object = ctx.object;
@@ -192,7 +206,7 @@ fn run<R: Read>(
             }
         }
     };
-    let inflated = inflate::open(raw, limits.max_object_bytes).map_err(|e| io_err(false, e))?;
+    let inflated = opened.map_err(|e| io_err(false, e))?;
     let gzip = inflated.gzip;
     let mut s = Splitter::new(inflated, limits.max_record_bytes);
     let head = s.head(4096).map_err(|e| io_err(gzip, e))?.to_vec();

@@ -1,6 +1,7 @@
 //! Ingest: where objects come from (local files; S3 is `trailhound-aws`), what they are (key classification),
 //! and how their bytes are inflated. Decoding the content is the job of the modules downstream (`record`, `activity`).
 
+mod ahead;
 pub mod inflate;
 pub mod key;
 pub mod local;

@@ -89,7 +89,16 @@ pub struct Setup {
     /// Objects of more activities than this are applied in segments of this many
     /// (`--segment-records`; 0: every object whole).
     pub segment: usize,
+    /// Objects of at least [`AHEAD_MIN`] compressed bytes are inflated on a thread of their
+    /// own while they are parsed. [`Ordered::start`] sets it when more jobs were asked for
+    /// than there are objects (a replay of one large file with `--jobs 2`): a core would sit
+    /// idle otherwise. Not with one job, nor when every job has objects of its own.
+    pub ahead: bool,
 }
+
+/// The smallest object inflated on a thread of its own when [`Setup::ahead`] is set: below
+/// it, starting the thread costs more than the overlap saves.
+pub const AHEAD_MIN: u64 = 1 << 20;
 
 impl Setup {
     pub fn pipeline(&self) -> Pipeline<'_> {
@@ -112,14 +121,22 @@ pub fn open(obj: &LocalObject) -> Result<std::fs::File, ObjectError> {
     })
 }
 
-/// Reads and decodes one local object, holding at most `segment` activities (0: all).
-pub fn decode(pipeline: &Pipeline<'_>, obj: &LocalObject, segment: usize) -> DecodeResult {
+/// Reads and decodes one local object, holding at most `setup.segment` activities (0: all).
+pub fn decode(setup: &Setup, pipeline: &Pipeline<'_>, obj: &LocalObject) -> DecodeResult {
     let mut sink = Bounded {
         acts: Vec::new(),
-        cap: if segment == 0 { usize::MAX } else { segment },
+        cap: if setup.segment == 0 {
+            usize::MAX
+        } else {
+            setup.segment
+        },
         over: false,
     };
-    let decoded = pipeline.decode_into(&obj.object, open(obj)?, &mut sink)?;
+    let decoded = if setup.ahead && obj.size >= AHEAD_MIN {
+        pipeline.decode_ahead_into(&obj.object, open(obj)?, &mut sink)?
+    } else {
+        pipeline.decode_into(&obj.object, open(obj)?, &mut sink)?
+    };
     if sink.over {
         return Ok((decoded, Held::Segmented));
     }
@@ -204,9 +221,11 @@ impl Window {
 impl Ordered {
     /// Starts `jobs - 1` decoding threads (none for one job or one object): the caller,
     /// applying what they decode, is the last job.
-    pub fn start(setup: Setup, objects: Vec<LocalObject>, jobs: usize) -> Ordered {
+    pub fn start(mut setup: Setup, objects: Vec<LocalObject>, jobs: usize) -> Ordered {
         let objects = Arc::new(objects);
-        let jobs = jobs.max(1).min(objects.len());
+        let asked = jobs.max(1);
+        let jobs = asked.min(objects.len());
+        setup.ahead = asked > jobs;
         let threads = (jobs > 1).then(|| {
             let window = Arc::new(Window::new(&objects, jobs));
             let decoders = jobs - 1;
@@ -264,7 +283,7 @@ impl Iterator for Ordered {
         let obj = self.objects.get(i)?.clone();
         self.next += 1;
         let result = match &mut self.threads {
-            None => decode(&self.setup.pipeline(), &obj, self.setup.segment),
+            None => decode(&self.setup, &self.setup.pipeline(), &obj),
             Some(t) => {
                 let result = loop {
                     if let Some(r) = t.pending.remove(&i) {
@@ -283,8 +302,7 @@ impl Iterator for Ordered {
                             .compare_exchange(c, c + 1, Ordering::Relaxed, Ordering::Relaxed)
                             .is_ok()
                     {
-                        let r =
-                            decode(&self.setup.pipeline(), &self.objects[c], self.setup.segment);
+                        let r = decode(&self.setup, &self.setup.pipeline(), &self.objects[c]);
                         t.pending.insert(c, r);
                         continue;
                     }
@@ -347,10 +365,7 @@ fn worker(
                 return;
             }
         }
-        if tx
-            .send((i, decode(&pipeline, &objects[i], setup.segment)))
-            .is_err()
-        {
+        if tx.send((i, decode(setup, &pipeline, &objects[i]))).is_err() {
             return;
         }
     }
