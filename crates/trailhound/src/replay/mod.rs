@@ -189,7 +189,7 @@ pub async fn run(opts: &Options) -> anyhow::Result<Output> {
         until: opts.until,
         newest_allowed,
         segment: opts.segment_records,
-        ahead: false,
+        ahead: jobs > objects.len(),
     };
     let decoded = parallel::Ordered::start(setup.clone(), objects.clone(), jobs);
     let recycler = decoded.recycler();

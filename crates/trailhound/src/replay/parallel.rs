@@ -90,9 +90,9 @@ pub struct Setup {
     /// (`--segment-records`; 0: every object whole).
     pub segment: usize,
     /// Objects of at least [`AHEAD_MIN`] compressed bytes are inflated on a thread of their
-    /// own while they are parsed. [`Ordered::start`] sets it when more jobs were asked for
-    /// than there are objects (a replay of one large file with `--jobs 2`): a core would sit
-    /// idle otherwise. Not with one job, nor when every job has objects of its own.
+    /// own while they are parsed: set when more jobs were asked for than there are objects
+    /// (a replay of one large file with `--jobs 2`), where a core would sit idle otherwise.
+    /// Not with one job, nor when every job has objects of its own.
     pub ahead: bool,
 }
 
@@ -221,11 +221,9 @@ impl Window {
 impl Ordered {
     /// Starts `jobs - 1` decoding threads (none for one job or one object): the caller,
     /// applying what they decode, is the last job.
-    pub fn start(mut setup: Setup, objects: Vec<LocalObject>, jobs: usize) -> Ordered {
+    pub fn start(setup: Setup, objects: Vec<LocalObject>, jobs: usize) -> Ordered {
         let objects = Arc::new(objects);
-        let asked = jobs.max(1);
-        let jobs = asked.min(objects.len());
-        setup.ahead = asked > jobs;
+        let jobs = jobs.max(1).min(objects.len());
         let threads = (jobs > 1).then(|| {
             let window = Arc::new(Window::new(&objects, jobs));
             let decoders = jobs - 1;

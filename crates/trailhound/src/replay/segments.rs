@@ -89,9 +89,12 @@ pub async fn apply(
                     tx,
                     closed: false,
                 };
-                setup
-                    .pipeline()
-                    .decode_into(&obj.object, open(&obj)?, &mut sink)?;
+                let pipeline = setup.pipeline();
+                if setup.ahead && obj.size >= super::parallel::AHEAD_MIN {
+                    pipeline.decode_ahead_into(&obj.object, open(&obj)?, &mut sink)?;
+                } else {
+                    pipeline.decode_into(&obj.object, open(&obj)?, &mut sink)?;
+                }
                 sink.flush();
                 Ok(())
             },
