@@ -1,8 +1,12 @@
 //! `floor PATH...`: the least work any reader of these logs must do, as the benchmark's
 //! floor. For every `.gz` file under the paths: inflate it with the same flate2 backend
-//! as trailhound-core (zlib-rs), then skip-parse each record with `serde::de::IgnoredAny`
+//! as trailhound-core (zlib-rs, read through the same 128 KiB buffer), then skip-parse each record with `serde::de::IgnoredAny`
 //! (the elements of a CloudTrail `{"Records":[...]}` document, or each JSON line).
 //! Prints `objects records inflated_bytes` on stdout.
+//!
+//! `floor --inflate-only PATH...` only inflates (into a reused 256 KiB buffer, records
+//! printed as 0): the least any reader of gzip objects must spend, and the bound on how far
+//! a pipeline that parses on another core can go.
 //!
 //! The whole inflated object is held in memory (the fastest way to parse with serde_json),
 //! so its peak RSS grows with the object: this is a throughput floor, not a memory one.
@@ -71,9 +75,15 @@ fn files(p: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 fn main() {
-    let args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
+    let mut args: Vec<PathBuf> = std::env::args_os().skip(1).map(PathBuf::from).collect();
+    let inflate_only = args
+        .first()
+        .is_some_and(|a| a.as_os_str() == "--inflate-only");
+    if inflate_only {
+        args.remove(0);
+    }
     if args.is_empty() {
-        eprintln!("usage: floor PATH...   (files or folders of .gz log objects)");
+        eprintln!("usage: floor [--inflate-only] PATH...   (files or folders of .gz log objects)");
         std::process::exit(2);
     }
     let mut list = Vec::new();
@@ -84,11 +94,35 @@ fn main() {
         }
     }
     let (mut records, mut inflated) = (0u64, 0u64);
+    if inflate_only {
+        let mut chunk = vec![0u8; 256 * 1024];
+        for path in &list {
+            let read = std::fs::File::open(path).and_then(|f| {
+                let mut d = flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(
+                    128 * 1024,
+                    f,
+                ));
+                loop {
+                    match d.read(&mut chunk)? {
+                        0 => return Ok(()),
+                        n => inflated += n as u64,
+                    }
+                }
+            });
+            if let Err(e) = read {
+                eprintln!("floor: cannot inflate {}: {e}", path.display());
+                std::process::exit(1);
+            }
+        }
+        println!("{} 0 {inflated}", list.len());
+        return;
+    }
     let mut buf = Vec::new();
     for path in &list {
         buf.clear();
         let read = std::fs::File::open(path).and_then(|f| {
-            flate2::read::MultiGzDecoder::new(std::io::BufReader::new(f)).read_to_end(&mut buf)
+            flate2::read::MultiGzDecoder::new(std::io::BufReader::with_capacity(128 * 1024, f))
+                .read_to_end(&mut buf)
         });
         if let Err(e) = read {
             eprintln!("floor: cannot inflate {}: {e}", path.display());
