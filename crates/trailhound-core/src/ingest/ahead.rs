@@ -29,20 +29,21 @@ pub struct Ahead {
 }
 
 impl Ahead {
-    pub fn start<R: Read + Send + 'static>(src: R) -> Ahead {
+    /// Starts the thread; the error is the system's refusal to start one (the object then
+    /// fails to be read, with that reason).
+    pub fn start<R: Read + Send + 'static>(src: R) -> io::Result<Ahead> {
         let (tx, rx) = sync_channel(CHUNKS);
         let (spent, back) = channel();
         std::thread::Builder::new()
             .name("inflate".into())
-            .spawn(move || fill(src, &tx, &back))
-            .expect("spawning the inflate thread");
-        Ahead {
+            .spawn(move || fill(src, &tx, &back))?;
+        Ok(Ahead {
             rx,
             spent,
             cur: Vec::new(),
             pos: 0,
             done: false,
-        }
+        })
     }
 }
 
@@ -162,7 +163,8 @@ mod tests {
                 data: want.clone(),
                 at: 0,
                 fail: false,
-            });
+            })
+            .unwrap();
             let mut got = Vec::new();
             let mut buf = vec![0; 4093];
             loop {
@@ -186,7 +188,8 @@ mod tests {
             data: want.clone(),
             at: 0,
             fail: true,
-        });
+        })
+        .unwrap();
         let mut got = Vec::new();
         let err = r.read_to_end(&mut got).unwrap_err();
         assert_eq!(err.kind(), io::ErrorKind::UnexpectedEof);
@@ -206,7 +209,7 @@ mod tests {
                 Ok(buf.len())
             }
         }
-        let mut r = Ahead::start(Endless(shared.clone()));
+        let mut r = Ahead::start(Endless(shared.clone())).unwrap();
         let mut buf = [0u8; 10];
         r.read_exact(&mut buf).unwrap();
         drop(r);

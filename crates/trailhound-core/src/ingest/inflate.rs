@@ -107,7 +107,7 @@ pub fn open_ahead<R: Read + Send + 'static>(raw: R, cap: u64) -> io::Result<Infl
     let head = br.fill_buf()?;
     let gzip = head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b;
     let body = if gzip {
-        Body::Ahead(super::ahead::Ahead::start(MultiGzDecoder::new(br)))
+        Body::Ahead(super::ahead::Ahead::start(MultiGzDecoder::new(br))?)
     } else {
         Body::Plain(br)
     };
