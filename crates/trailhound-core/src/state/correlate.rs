@@ -16,9 +16,9 @@
 //! region: 512 × about 80 B + 512 × about 30 B ≈ 56 KB of JSON; per principal and chain
 //! detector 32 links × about 120 B ≈ 4 KB.
 
-use std::collections::BTreeMap;
-
 use serde::{Deserialize, Serialize};
+
+use super::joins::Joins;
 
 /// Calls waiting for their record, and records waiting for their call, each at most.
 pub const MAX_JOIN: usize = 512;
@@ -36,11 +36,11 @@ pub struct GapState {
     pub last_record: i64,
     /// CloudTrail calls whose record has not arrived: request-id hash → event time and the
     /// request id (at most 40 bytes: the evidence names the missing ones).
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub waiting: BTreeMap<u64, (i64, String)>,
+    #[serde(default, skip_serializing_if = "Joins::is_empty")]
+    pub waiting: Joins<(i64, String)>,
     /// Records that arrived before their CloudTrail call: request-id hash → event time.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub early: BTreeMap<u64, i64>,
+    #[serde(default, skip_serializing_if = "Joins::is_empty")]
+    pub early: Joins<i64>,
     /// Calls judged missing since the last record arrived, and the event time of the first.
     #[serde(default)]
     pub missing_run: u64,
@@ -60,7 +60,7 @@ impl GapState {
     /// missing records (logging is on again).
     pub fn record(&mut self, id: u64, t: i64, grace: i64) {
         self.last_record = self.last_record.max(t);
-        if self.waiting.remove(&id).is_none() && insert_capped(&mut self.early, id, t, |at| *at) {
+        if self.waiting.remove(id).is_none() && self.early.insert_capped(id, t) {
             self.saturated_until = self
                 .saturated_until
                 .max(t + grace + crate::state::LATE_ALLOWANCE);
@@ -70,29 +70,23 @@ impl GapState {
             self.missing.clear();
         }
         let horizon = self.last_record - grace - crate::state::LATE_ALLOWANCE;
-        self.early.retain(|_, at| *at >= horizon);
+        self.early.expire(horizon);
     }
 
     /// A CloudTrail call arrived at `t`: it matches an early record or waits for one (only
     /// where records have been arriving within `active`). Returns how many waiting calls
     /// are now older than `grace` (their records are missing); they join the run.
     pub fn call(&mut self, id: u64, request_id: &str, t: i64, grace: i64, active: i64) -> u64 {
-        if self.early.remove(&id).is_some() {
+        if self.early.remove(id).is_some() {
             return 0;
         }
         if self.last_record == 0 || t - self.last_record > active || t <= self.saturated_until {
             return 0;
         }
         let kept: String = request_id.chars().take(40).collect();
-        insert_capped(&mut self.waiting, id, (t, kept), |w| w.0);
-        let mut late: Vec<(i64, String)> = Vec::new();
-        self.waiting.retain(|_, w| {
-            let keep = t - w.0 <= grace;
-            if !keep {
-                late.push(std::mem::take(w));
-            }
-            keep
-        });
+        self.waiting.insert_capped(id, (t, kept));
+        // Kept while `t - time <= grace`.
+        let mut late = self.waiting.expire(t.saturating_sub(grace));
         late.sort();
         if let Some((first, _)) = late.first()
             && self.missing_run == 0
@@ -107,21 +101,6 @@ impl GapState {
         }
         late.len() as u64
     }
-}
-
-/// Adds `v` under `id`, dropping the oldest entry (by `time`) when the map is full; returns
-/// whether one was dropped.
-fn insert_capped<V>(map: &mut BTreeMap<u64, V>, id: u64, v: V, time: impl Fn(&V) -> i64) -> bool {
-    let mut dropped = false;
-    if map.len() >= MAX_JOIN
-        && !map.contains_key(&id)
-        && let Some((&oldest, _)) = map.iter().min_by_key(|(k, v)| (time(v), **k))
-    {
-        map.remove(&oldest);
-        dropped = true;
-    }
-    map.insert(id, v);
-    dropped
 }
 
 /// FNV-1a of a request id: the join key stored.

@@ -4,6 +4,7 @@
 
 mod baseline;
 pub mod correlate;
+pub mod joins;
 pub mod kinds;
 pub mod seasonal;
 pub mod store;
