@@ -100,8 +100,9 @@ pub fn open<R: Read>(raw: R, cap: u64) -> io::Result<Inflated<R>> {
 
 /// As [`open`], but a gzip object is inflated on a thread of its own, a few chunks ahead of
 /// the reader, so inflating (a sixth of decoding a CloudTrail file) overlaps parsing when a
-/// core would otherwise be idle (a plain object is read as by [`open`]). The reader sees the same bytes and the same errors, at the
-/// same points, as with [`open`]; the cap still counts what the reader takes.
+/// core would otherwise be idle; a plain object is read as by [`open`]. The reader sees the
+/// same bytes and the same errors, at the same points, as with [`open`]; the cap still
+/// counts what the reader takes.
 pub fn open_ahead<R: Read + Send + 'static>(raw: R, cap: u64) -> io::Result<Inflated<R>> {
     let mut br = BufReader::with_capacity(128 * 1024, raw);
     let head = br.fill_buf()?;

@@ -101,6 +101,21 @@ pub struct Setup {
 pub const AHEAD_MIN: u64 = 1 << 20;
 
 impl Setup {
+    /// Reads and decodes `obj` into `sink`, inflating on a thread of its own when
+    /// [`Setup::ahead`] is set and the object is at least [`AHEAD_MIN`].
+    pub fn decode_into(
+        &self,
+        obj: &LocalObject,
+        sink: &mut dyn Sink,
+    ) -> Result<Decoded, ObjectError> {
+        let pipeline = self.pipeline();
+        if self.ahead && obj.size >= AHEAD_MIN {
+            pipeline.decode_ahead_into(&obj.object, open(obj)?, sink)
+        } else {
+            pipeline.decode_into(&obj.object, open(obj)?, sink)
+        }
+    }
+
     pub fn pipeline(&self) -> Pipeline<'_> {
         Pipeline {
             engine: &self.engine,
@@ -122,7 +137,7 @@ pub fn open(obj: &LocalObject) -> Result<std::fs::File, ObjectError> {
 }
 
 /// Reads and decodes one local object, holding at most `setup.segment` activities (0: all).
-pub fn decode(setup: &Setup, pipeline: &Pipeline<'_>, obj: &LocalObject) -> DecodeResult {
+pub fn decode(setup: &Setup, obj: &LocalObject) -> DecodeResult {
     let mut sink = Bounded {
         acts: Vec::new(),
         cap: if setup.segment == 0 {
@@ -132,11 +147,7 @@ pub fn decode(setup: &Setup, pipeline: &Pipeline<'_>, obj: &LocalObject) -> Deco
         },
         over: false,
     };
-    let decoded = if setup.ahead && obj.size >= AHEAD_MIN {
-        pipeline.decode_ahead_into(&obj.object, open(obj)?, &mut sink)?
-    } else {
-        pipeline.decode_into(&obj.object, open(obj)?, &mut sink)?
-    };
+    let decoded = setup.decode_into(obj, &mut sink)?;
     if sink.over {
         return Ok((decoded, Held::Segmented));
     }
@@ -281,7 +292,7 @@ impl Iterator for Ordered {
         let obj = self.objects.get(i)?.clone();
         self.next += 1;
         let result = match &mut self.threads {
-            None => decode(&self.setup, &self.setup.pipeline(), &obj),
+            None => decode(&self.setup, &obj),
             Some(t) => {
                 let result = loop {
                     if let Some(r) = t.pending.remove(&i) {
@@ -300,7 +311,7 @@ impl Iterator for Ordered {
                             .compare_exchange(c, c + 1, Ordering::Relaxed, Ordering::Relaxed)
                             .is_ok()
                     {
-                        let r = decode(&self.setup, &self.setup.pipeline(), &self.objects[c]);
+                        let r = decode(&self.setup, &self.objects[c]);
                         t.pending.insert(c, r);
                         continue;
                     }
@@ -345,7 +356,6 @@ fn worker(
     tx: &mpsc::Sender<(usize, DecodeResult)>,
     spent: &Spent,
 ) {
-    let pipeline = setup.pipeline();
     loop {
         drain(spent);
         let i = claim.fetch_add(1, Ordering::Relaxed);
@@ -363,7 +373,7 @@ fn worker(
                 return;
             }
         }
-        if tx.send((i, decode(setup, &pipeline, &objects[i]))).is_err() {
+        if tx.send((i, decode(setup, &objects[i]))).is_err() {
             return;
         }
     }

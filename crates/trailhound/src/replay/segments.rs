@@ -24,7 +24,7 @@ use trailhound_core::ingest::{ObjectError, ObjectRef};
 use trailhound_core::state::MemoryStore;
 
 use super::Collected;
-use super::parallel::{Setup, open};
+use super::parallel::Setup;
 
 /// Default `--segment-records`: 65,536 activities, about 32 MiB held (a CloudTrail object
 /// of about 100 MB of JSON; the files CloudTrail delivers are rarely a tenth of that).
@@ -89,12 +89,7 @@ pub async fn apply(
                     tx,
                     closed: false,
                 };
-                let pipeline = setup.pipeline();
-                if setup.ahead && obj.size >= super::parallel::AHEAD_MIN {
-                    pipeline.decode_ahead_into(&obj.object, open(&obj)?, &mut sink)?;
-                } else {
-                    pipeline.decode_into(&obj.object, open(&obj)?, &mut sink)?;
-                }
+                setup.decode_into(&obj, &mut sink)?;
                 sink.flush();
                 Ok(())
             },
