@@ -55,8 +55,13 @@ impl Tokens {
         }
     }
 
+    /// All four counts; saturating, as every count comes from log content (a forged
+    /// `outputTokenCount` of 4.6e22 reads as `u64::MAX`).
     pub fn total(&self) -> u64 {
-        self.input + self.output + self.cache_read + self.cache_write
+        self.input
+            .saturating_add(self.output)
+            .saturating_add(self.cache_read)
+            .saturating_add(self.cache_write)
     }
 }
 

@@ -508,3 +508,35 @@ fn stray_separators_after_the_last_invocation_record_are_one_bad_record() {
         }
     }
 }
+
+/// Found by the `classify_sniff` fuzz target: an invocation record whose
+/// `outputTokenCount` is 4.6e22 reads as `u64::MAX` tokens, and adding another count to it
+/// overflowed (a panic in a debug build, a wrap to a small number in a release one). Token,
+/// byte and window sums saturate now: the records decode, apply, and the token spike fires.
+#[test]
+fn a_forged_token_count_saturates_through_detection() {
+    let line = |id: &str, out: &str| {
+        format!(
+            r#"{{"schemaType":"ModelInvocationLog","schemaVersion":"1.0","timestamp":"2026-10-01T00:01:00Z","accountId":"111122223333","identity":{{"arn":"arn:aws:iam::111122223333:user/BedrockAPIKey-x7f3"}},"region":"us-east-1","requestId":"{id}","operation":"InvokeModel","modelId":"anthropic.claude-3-opus-20240229-v1:0","input":{{"inputContentType":"application/json","inputTokenCount":6000}},"output":{{"outputContentType":"application/json","outputTokenCount":{out}}}}}"#
+        )
+    };
+    let text = format!(
+        "{}\n{}\n",
+        line("a", "45999999999999999999999"),
+        line("b", "4000")
+    );
+    let (d, acts) = decode(INV_KEY, text.as_bytes()).unwrap();
+    assert_eq!((d.records, acts[0].output_tokens), (2, u64::MAX));
+    let mut states = trailhound_core::state::States::default();
+    for k in engine().entity_keys(&acts) {
+        states.insert(k, Default::default());
+    }
+    let object = ObjectRef::s3("archive", INV_KEY, "etag");
+    let (findings, _) = engine().apply_counted(&mut states, &acts, &object);
+    let spike: Vec<_> = findings
+        .iter()
+        .filter(|f| f.detector == "token-spike")
+        .map(|f| f.evidence["observed"].clone())
+        .collect();
+    assert_eq!(spike, [serde_json::json!(u64::MAX)]);
+}

@@ -198,7 +198,8 @@ impl WindowSeries {
 
     /// Adds `v` to the bucket of `t`; drops buckets older than `span` before the newest.
     pub fn add(&mut self, t: i64, v: u64, width: i64, span: i64) {
-        *self.buckets.entry(t.div_euclid(width)).or_default() += v;
+        let b = self.buckets.entry(t.div_euclid(width)).or_default();
+        *b = b.saturating_add(v);
         let horizon = (self.newest - span).div_euclid(width);
         while let Some((&b, _)) = self.buckets.first_key_value() {
             if b >= horizon {
@@ -213,7 +214,9 @@ impl WindowSeries {
         let last = t.div_euclid(width);
         // A window narrower than a bucket still reads the bucket of `t`.
         let first = ((t - window).div_euclid(width) + 1).min(last);
-        self.buckets.range(first..=last).map(|(_, v)| *v).sum()
+        self.buckets
+            .range(first..=last)
+            .fold(0, |s, (_, v)| s.saturating_add(*v))
     }
 
     /// Start time of the earliest bucket with a value in the window ending at `t`.

@@ -240,7 +240,10 @@ impl RateSeries {
             }
             let w = m.div_euclid(window);
             let end = (w + 1) * window;
-            let total: u64 = self.minutes.range(w * window..end).map(|(_, v)| *v).sum();
+            let total = self
+                .minutes
+                .range(w * window..end)
+                .fold(0u64, |s, (_, v)| s.saturating_add(*v));
             let keys: Vec<i64> = self
                 .minutes
                 .range(w * window..end)
@@ -261,8 +264,7 @@ impl RateSeries {
         let m = t.div_euclid(60);
         self.minutes
             .range(m - window + 1..=m)
-            .map(|(_, v)| *v)
-            .sum()
+            .fold(0, |s, (_, v)| s.saturating_add(*v))
     }
 
     /// Earliest minute with a count in the sliding window ending at `t`.

@@ -195,7 +195,7 @@ impl RateBaseline {
     fn value(&self, a: &Activity) -> u64 {
         match self.measure {
             Measure::Count => 1,
-            Measure::Tokens => a.input_tokens + a.output_tokens,
+            Measure::Tokens => a.input_tokens.saturating_add(a.output_tokens),
             Measure::InputTokens => a.input_tokens,
             Measure::OutputTokens => a.output_tokens,
             Measure::BytesOut => a.bytes_out,

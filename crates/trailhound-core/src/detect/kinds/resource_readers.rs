@@ -284,7 +284,11 @@ impl Detector for ResourceReaders {
             push_unique(ev, "prefixes", &prefix, 10);
         }
         push_unique(ev, "event_names", &a.event_name, 10);
-        let bytes = ev.get("bytes_out").and_then(|b| b.as_u64()).unwrap_or(0) + a.bytes_out;
+        let bytes = ev
+            .get("bytes_out")
+            .and_then(|b| b.as_u64())
+            .unwrap_or(0)
+            .saturating_add(a.bytes_out);
         ev.insert("bytes_out".into(), json!(bytes));
         if let Some(ip) = a.source_ip {
             push_unique(ev, "source_ips", &ip.to_string(), 10);

@@ -139,7 +139,7 @@ impl Field {
 
     fn sum(self, a: &Activity) -> u64 {
         match self {
-            Field::Tokens => a.input_tokens + a.output_tokens,
+            Field::Tokens => a.input_tokens.saturating_add(a.output_tokens),
             Field::InputTokens => a.input_tokens,
             Field::OutputTokens => a.output_tokens,
             Field::BytesOut => a.bytes_out,
