@@ -80,21 +80,8 @@ impl<R: Read> Inflated<R> {
 
 /// Wraps `raw` so reads yield the object's content, inflated when it starts with the gzip magic.
 pub fn open<R: Read>(raw: R, cap: u64) -> io::Result<Inflated<R>> {
-    let mut br = BufReader::with_capacity(128 * 1024, raw);
-    let head = br.fill_buf()?;
-    let gzip = head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b;
-    let body = if gzip {
-        Body::Gzip(Box::new(MultiGzDecoder::new(br)))
-    } else {
-        Body::Plain(br)
-    };
-    Ok(Inflated {
-        inner: Capped {
-            inner: body,
-            read: 0,
-            cap,
-        },
-        gzip,
+    open_with(raw, cap, |br| {
+        Ok(Body::Gzip(Box::new(MultiGzDecoder::new(br))))
     })
 }
 
@@ -104,21 +91,31 @@ pub fn open<R: Read>(raw: R, cap: u64) -> io::Result<Inflated<R>> {
 /// same bytes and the same errors, at the same points, as with [`open`]; the cap still
 /// counts what the reader takes.
 pub fn open_ahead<R: Read + Send + 'static>(raw: R, cap: u64) -> io::Result<Inflated<R>> {
+    open_with(raw, cap, |br| {
+        Ok(Body::Ahead(super::ahead::Ahead::start(
+            MultiGzDecoder::new(br),
+        )?))
+    })
+}
+
+/// Recognises gzip by its magic bytes and caps what is read; `gzip` builds the inflating
+/// body.
+fn open_with<R: Read>(
+    raw: R,
+    cap: u64,
+    gzip: impl FnOnce(BufReader<R>) -> io::Result<Body<R>>,
+) -> io::Result<Inflated<R>> {
     let mut br = BufReader::with_capacity(128 * 1024, raw);
     let head = br.fill_buf()?;
-    let gzip = head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b;
-    let body = if gzip {
-        Body::Ahead(super::ahead::Ahead::start(MultiGzDecoder::new(br))?)
-    } else {
-        Body::Plain(br)
-    };
+    let is_gzip = head.len() >= 2 && head[0] == 0x1f && head[1] == 0x8b;
+    let body = if is_gzip { gzip(br)? } else { Body::Plain(br) };
     Ok(Inflated {
         inner: Capped {
             inner: body,
             read: 0,
             cap,
         },
-        gzip,
+        gzip: is_gzip,
     })
 }
 

@@ -74,14 +74,11 @@ impl<V: Timed> Joins<V> {
             self.map.remove(&oldest);
             dropped = true;
         }
-        self.by_time.insert((v.time(), id));
+        let t = v.time();
         if let Some(old) = self.map.insert(id, v) {
-            let t = old.time();
-            // The same time again: its index entry is the one just inserted.
-            if self.map.get(&id).is_some_and(|n| n.time() != t) {
-                self.by_time.remove(&(t, id));
-            }
+            self.by_time.remove(&(old.time(), id));
         }
+        self.by_time.insert((t, id));
         dropped
     }
 
