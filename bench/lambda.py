@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The Lambda's costs, measured on the real binary (`trailhound` in Lambda mode).
 
-    python3 bench/lambda.py TRAILHOUND_BINARY GEO_MMDB NAME=PATH...
+    python3 bench/lambda.py [--batch N] TRAILHOUND_BINARY GEO_MMDB NAME=PATH...
 
 For each NAME=PATH (a .gz file or a folder of them, laid out as in S3), this:
 - starts a local moto server (S3, DynamoDB, SNS) behind a metering proxy that records every
@@ -9,9 +9,10 @@ For each NAME=PATH (a .gz file or a folder of them, laid out as in S3), this:
 - uploads the objects, creates the table (pk/sk, on-demand, as deploy/ does) and the topic;
 - starts the binary with AWS_LAMBDA_RUNTIME_API pointing at the fake API, 10 times for the
   cold start (process start to its first `invocation/next` request: config, AWS config,
-  detectors, geo database), then once to process every object, one S3 notification per
-  object in key order, reading the process's CPU time (/proc/PID/stat) and peak RSS
-  (VmHWM) around the invocations;
+  detectors, geo database), then once to process every object in key order, reading the
+  process's CPU time (/proc/PID/stat) and peak RSS (VmHWM) around the invocations: one S3
+  notification per invocation, or with `--batch N` SQS batches of N notifications (the
+  SQS trigger mode; the function commits each batch's objects together);
 - computes DynamoDB capacity units from the recorded requests, as AWS bills on-demand
   tables: a strongly consistent read is 1 RRU per started 4 KB of each item returned
   (at least 1 per item asked for), a transactional write 2 WRU per started 1 KB of each
@@ -25,6 +26,7 @@ import http.server
 import json
 import math
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -222,15 +224,26 @@ def proc_hwm_kib(pid):
 
 
 def objects(path):
+    """(file, key) of every object, in the order S3 would notify them: by the delivery time
+    in the key's file name (every account and region interleaved), then by key."""
+    found = []
     if os.path.isdir(path):
         for root, dirs, files in os.walk(path):
-            dirs.sort()
-            for f in sorted(files):
+            for f in files:
                 if f.endswith(".gz"):
                     full = os.path.join(root, f)
-                    yield full, full[full.index("AWSLogs/"):]
+                    found.append((full, full[full.index("AWSLogs/"):]))
     else:
-        yield path, path[path.index("AWSLogs/"):]
+        found.append((path, path[path.index("AWSLogs/"):]))
+
+    def delivered(item):
+        m = re.search(r"(\d{8}T\d{4,6})Z", os.path.basename(item[1]))
+        if m:
+            return (m.group(1).ljust(15, "0"), item[1])
+        # Invocation logs named by a hash: the hour folder of their path.
+        d = re.search(r"/(\d{4})/(\d{2})/(\d{2})/(\d{2})/", item[1])
+        return ("%s%s%sT%s0000" % d.groups() if d else "", item[1])
+    return sorted(found, key=delivered)
 
 
 def inflated_and_records(path):
@@ -260,8 +273,22 @@ def s3_event(key, size, etag):
     }]}
 
 
+def sqs_event(messages):
+    return {"Records": [{
+        "messageId": "msg-%d" % i, "receiptHandle": "rh-%d" % i, "body": json.dumps(body),
+        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+        "md5OfBody": "x", "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:%s:111122223333:trailhound-trigger" % REGION, "awsRegion": REGION,
+    } for i, body in enumerate(messages)]}
+
+
 def main():
-    binary, geo, cases = sys.argv[1], sys.argv[2], sys.argv[3:]
+    args = sys.argv[1:]
+    batch = 1
+    if args[:1] == ["--batch"]:
+        batch = int(args[1])
+        args = args[2:]
+    binary, geo, cases = args[0], args[1], args[2:]
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     moto.start()
     mhost, mport = moto.get_host_and_port()
@@ -337,21 +364,29 @@ def main():
         hwm0 = proc_hwm_kib(p.pid)
         METER.reset()
         t0 = time.monotonic()
-        for j, (full, key) in enumerate(objs):
+        invocations = 0
+        for j in range(0, len(objs), batch):
+            notes = [s3_event(key, os.path.getsize(full), etags[key]) for full, key in objs[j:j + batch]]
+            ev = notes[0] if batch == 1 else sqs_event(notes)
             with rt.cv:
-                rt.events.append(("req-%d" % j, s3_event(key, os.path.getsize(full), etags[key])))
+                rt.events.append(("req-%d" % invocations, ev))
                 rt.cv.notify_all()
-                while len(rt.responses) <= j:
+                while len(rt.responses) <= invocations:
                     rt.cv.wait(1)
+            invocations += 1
         wall = time.monotonic() - t0
         cpu = proc_cpu(p.pid) - cpu0
         hwm = proc_hwm_kib(p.pid)
         errors = [body for path, body in rt.responses if path.endswith("/error")]
+        # An SQS batch answers with the messages that failed.
+        errors += [body for path, body in rt.responses
+                   if path.endswith("/response") and b'"itemIdentifier"' in body]
         p.kill()
         p.wait()
         rt.server.shutdown()
         out["cases"][name] = {
             "objects": len(objs), "records": records, "gz_bytes": gz, "inflated_bytes": inflated,
+            "batch": batch, "invocations": invocations,
             "invocation_errors": len(errors),
             "first_error": errors[0].decode(errors="replace")[:400] if errors else None,
             "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),

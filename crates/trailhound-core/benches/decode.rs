@@ -123,13 +123,14 @@ fn stages(c: &mut Criterion, cases: &[Case], engine: &Engine, geo: &Geo) {
     g.bench_function("state-load-commit", |b| {
         b.iter(|| {
             let store = MemoryStore::new();
-            let snap = futures::executor::block_on(store.load(&obj, &keys)).unwrap();
-            futures::executor::block_on(store.commit(&obj, &snap, snap.states.clone(), &[]))
+            let snap =
+                futures::executor::block_on(store.load(std::slice::from_ref(&obj), &keys)).unwrap();
+            futures::executor::block_on(store.commit(&[(&obj, &[])], &snap, snap.states.clone()))
                 .unwrap();
         })
     });
     let store = MemoryStore::new();
-    let snap = futures::executor::block_on(store.load(&obj, &keys)).unwrap();
+    let snap = futures::executor::block_on(store.load(std::slice::from_ref(&obj), &keys)).unwrap();
     g.bench_function("detect", |b| {
         b.iter(|| {
             let mut states = snap.states.clone();

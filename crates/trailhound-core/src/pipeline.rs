@@ -164,10 +164,53 @@ impl Pipeline<'_> {
         acts: &[Activity],
         publish: impl Fn(&Finding) -> bool,
     ) -> anyhow::Result<Outcome> {
-        if acts.is_empty() {
-            return Ok(Outcome::default());
-        }
-        let keys = self.engine.entity_keys(acts);
+        let mut out = self.apply_group(store, &[(object, acts)], publish).await?;
+        Ok(out.pop().unwrap_or_default())
+    }
+
+    /// Applies consecutive objects (in the order given, the replay order) in one load and
+    /// one commit: each entity they share is read and written once, and every object is
+    /// marked applied in the same commit, each with its own outbox. The state after it is
+    /// the state after applying them one by one. Objects applied before are duplicates (their
+    /// pending findings returned), the others are applied on top. A finding that a later
+    /// object of the group updates is committed, returned and published once, with that
+    /// object: the earlier version never reached the store. The caller keeps the group
+    /// within one commit's size (the DynamoDB store: entities plus objects within one
+    /// transaction) and names each object once.
+    pub async fn apply_group<S: Store>(
+        &self,
+        store: &S,
+        group: &[(&ObjectRef, &[Activity])],
+        publish: impl Fn(&Finding) -> bool,
+    ) -> anyhow::Result<Vec<Outcome>> {
+        let mut outcomes: Vec<Outcome> = group.iter().map(|_| Outcome::default()).collect();
+        // An object without activities changes no state: nothing to load, apply or mark.
+        let live: Vec<usize> = (0..group.len())
+            .filter(|&i| !group[i].1.is_empty())
+            .collect();
+        let Some(&first) = live.first() else {
+            return Ok(outcomes);
+        };
+        let name = if live.len() == 1 {
+            group[first].0.to_string()
+        } else {
+            format!("{} and {} objects after it", group[first].0, live.len() - 1)
+        };
+        let objects: Vec<ObjectRef> = live.iter().map(|&i| group[i].0.clone()).collect();
+        let keys = if live.len() == 1 {
+            self.engine.entity_keys(group[first].1)
+        } else {
+            let mut seen = std::collections::HashSet::new();
+            let mut keys = Vec::new();
+            for &i in &live {
+                for k in self.engine.entity_keys(group[i].1) {
+                    if seen.insert(k.clone()) {
+                        keys.push(k);
+                    }
+                }
+            }
+            keys
+        };
         let (mut conflicts, mut throttled) = (0u32, 0u32);
         for attempt in 1..=MAX_ATTEMPTS {
             // Checked before every load and commit: a part (or a retry after a conflict)
@@ -179,52 +222,84 @@ impl Pipeline<'_> {
                 .is_some_and(|d| std::time::Instant::now() >= d)
             {
                 anyhow::bail!(
-                    "{object}: the invocation ran out of time while applying it (attempt {attempt}); the event will be retried (raise the function's timeout if this repeats)"
+                    "{name}: the invocation ran out of time while applying it (attempt {attempt}); the event will be retried (raise the function's timeout if this repeats)"
                 );
             }
-            let mut snap = store.load(object, &keys).await?;
-            if let Some(pending) = snap.applied {
-                return Ok(Outcome {
-                    findings: pending,
-                    duplicate: true,
-                    suppressions: Default::default(),
-                    attempts: attempt,
-                });
+            let mut snap = store.load(&objects, &keys).await?;
+            let mut todo = Vec::new();
+            for (j, applied) in std::mem::take(&mut snap.applied).into_iter().enumerate() {
+                match applied {
+                    Some(pending) => {
+                        outcomes[live[j]] = Outcome {
+                            findings: pending,
+                            duplicate: true,
+                            suppressions: Default::default(),
+                            attempts: attempt,
+                        }
+                    }
+                    None => todo.push(live[j]),
+                }
+            }
+            if todo.is_empty() {
+                return Ok(outcomes);
             }
             // Worked on in place and handed to the store: no copy of any state (a conflict
             // reloads them).
             let mut states = std::mem::take(&mut snap.states);
-            let (findings, suppressions) = self.engine.apply_counted(&mut states, acts, object);
-            let outbox: Vec<Finding> = findings.iter().filter(|f| publish(f)).cloned().collect();
-            match store.commit(object, &snap, states, &outbox).await? {
+            let mut results: Vec<(Vec<Finding>, crate::detect::Suppressions)> = todo
+                .iter()
+                .map(|&i| {
+                    self.engine
+                        .apply_counted(&mut states, group[i].1, group[i].0)
+                })
+                .collect();
+            if results.len() > 1 {
+                let mut later = std::collections::HashSet::new();
+                for (findings, _) in results.iter_mut().rev() {
+                    findings.retain(|f| later.insert(f.id.clone()));
+                }
+            }
+            let outboxes: Vec<Vec<Finding>> = results
+                .iter()
+                .map(|(f, _)| f.iter().filter(|f| publish(f)).cloned().collect())
+                .collect();
+            let marks: Vec<(&ObjectRef, &[Finding])> = todo
+                .iter()
+                .zip(&outboxes)
+                .map(|(&i, o)| (group[i].0, o.as_slice()))
+                .collect();
+            match store.commit(&marks, &snap, states).await? {
                 Commit::Done => {
-                    return Ok(Outcome {
-                        findings,
-                        duplicate: false,
-                        suppressions,
-                        attempts: attempt,
-                    });
+                    for (&i, (findings, suppressions)) in todo.iter().zip(results) {
+                        outcomes[i] = Outcome {
+                            findings,
+                            duplicate: false,
+                            suppressions,
+                            attempts: attempt,
+                        };
+                    }
+                    return Ok(outcomes);
                 }
                 Commit::Conflict => {
                     conflicts += 1;
-                    tracing::debug!(object = %object, attempt, "state changed underneath; reloading");
+                    tracing::debug!(object = %name, attempt, "state changed underneath; reloading");
                     store.backoff(attempt).await;
                 }
                 Commit::Throttled => {
                     throttled += 1;
-                    tracing::debug!(object = %object, attempt, "commit throttled; reloading");
+                    tracing::debug!(object = %name, attempt, "commit throttled; reloading");
                     store.backoff(attempt).await;
                 }
             }
         }
-        anyhow::bail!("{}", commit_gave_up(object, conflicts, throttled))
+        anyhow::bail!("{}", commit_gave_up(&name, conflicts, throttled))
     }
 }
 
 /// Why an object's commit never went through in [`MAX_ATTEMPTS`]: concurrent changes (a hot
 /// principal shared with other invocations) or the store's throttling (capacity), which
 /// call for different fixes.
-fn commit_gave_up(object: &ObjectRef, conflicts: u32, throttled: u32) -> String {
+fn commit_gave_up(object: &str, conflicts: u32, throttled: u32) -> String {
     if throttled == 0 {
         return format!(
             "{object}: state kept changing underneath after {MAX_ATTEMPTS} attempts; the event will be retried"
@@ -253,10 +328,10 @@ mod tests {
             part: 0,
         };
         assert_eq!(
-            commit_gave_up(&o, 12, 0),
+            commit_gave_up(&o.to_string(), 12, 0),
             "s3://b/k: state kept changing underneath after 12 attempts; the event will be retried"
         );
-        let mixed = commit_gave_up(&o, 5, 7);
+        let mixed = commit_gave_up(&o.to_string(), 5, 7);
         assert!(
             mixed.starts_with("s3://b/k: the state commit did not go through in 12 attempts: the store cancelled it for throttling 7 times, and for concurrent changes 5 times; "),
             "{mixed}"

@@ -206,10 +206,16 @@ async fn a_state_past_the_item_budget_is_trimmed_not_failed() {
     );
     let key = role_entity("giant-role");
     let o = ObjectRef::s3("logs", "giant", "e");
-    let snap = store.load(&o, std::slice::from_ref(&key)).await.unwrap();
+    let snap = store
+        .load(std::slice::from_ref(&o), std::slice::from_ref(&key))
+        .await
+        .unwrap();
     let states = States::from_iter([(key.clone(), state)]);
     assert_eq!(
-        store.commit(&o, &snap, states.clone(), &[]).await.unwrap(),
+        store
+            .commit(&[(&o, &[])], &snap, states.clone())
+            .await
+            .unwrap(),
         Commit::Done
     );
     let c = store.counters();

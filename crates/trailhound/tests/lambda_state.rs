@@ -194,15 +194,15 @@ async fn stale_commits_conflict_and_applied_objects_are_duplicates() {
     let keys = vec!["p#a".to_string(), "b#bucket".to_string()];
     let o1 = ObjectRef::s3("logs", "k1", "e1");
     let o2 = ObjectRef::s3("logs", "k2", "e2");
-    let s1 = store.load(&o1, &keys).await.unwrap();
-    let s2 = store.load(&o2, &keys).await.unwrap();
+    let s1 = store.load(std::slice::from_ref(&o1), &keys).await.unwrap();
+    let s2 = store.load(std::slice::from_ref(&o2), &keys).await.unwrap();
     assert_eq!(s1.versions["p#a"], 0);
     let mut states = s1.states.clone();
     states.get_mut("p#a").unwrap().touch(100);
     // The outbox is what the caller passes (the Lambda filters by its minimum severity).
     assert_eq!(
         store
-            .commit(&o1, &s1, states.clone(), &[finding("f1", "a", 10)])
+            .commit(&[(&o1, &[finding("f1", "a", 10)])], &s1, states.clone())
             .await
             .unwrap(),
         Commit::Done
@@ -211,29 +211,41 @@ async fn stale_commits_conflict_and_applied_objects_are_duplicates() {
     let mut states2 = s2.states.clone();
     states2.get_mut("p#a").unwrap().touch(200);
     assert_eq!(
-        store.commit(&o2, &s2, states2.clone(), &[]).await.unwrap(),
+        store
+            .commit(&[(&o2, &[])], &s2, states2.clone())
+            .await
+            .unwrap(),
         Commit::Conflict
     );
     // o1 again: applied, with its pending findings.
-    let again = store.load(&o1, &keys).await.unwrap();
-    let pending: Vec<String> = again
-        .applied
+    let again = store.load(std::slice::from_ref(&o1), &keys).await.unwrap();
+    let pending: Vec<String> = again.applied[0]
+        .clone()
         .unwrap()
         .iter()
         .map(|f| f.id.clone())
         .collect();
     assert_eq!(pending, ["f1"]);
     assert_eq!(
-        store.commit(&o1, &s1, states.clone(), &[]).await.unwrap(),
+        store
+            .commit(&[(&o1, &[])], &s1, states.clone())
+            .await
+            .unwrap(),
         Commit::Conflict
     );
     store.mark_published(&o1, &["f1".into()]).await.unwrap();
     assert_eq!(
-        store.load(&o1, &keys).await.unwrap().applied.unwrap(),
+        store
+            .load(std::slice::from_ref(&o1), &keys)
+            .await
+            .unwrap()
+            .applied[0]
+            .clone()
+            .unwrap(),
         vec![]
     );
     // o2 reloads and commits on top.
-    let s2 = store.load(&o2, &keys).await.unwrap();
+    let s2 = store.load(std::slice::from_ref(&o2), &keys).await.unwrap();
     assert_eq!(s2.versions["p#a"], 1);
     assert_eq!(
         s2.versions["b#bucket"], 0,
@@ -242,7 +254,10 @@ async fn stale_commits_conflict_and_applied_objects_are_duplicates() {
     let mut states2 = s2.states.clone();
     states2.get_mut("p#a").unwrap().touch(200);
     assert_eq!(
-        store.commit(&o2, &s2, states2.clone(), &[]).await.unwrap(),
+        store
+            .commit(&[(&o2, &[])], &s2, states2.clone())
+            .await
+            .unwrap(),
         Commit::Done
     );
     let (v, st) = load_entity(&env, "p#a").await;
@@ -259,7 +274,7 @@ async fn oversized_pending_sets_are_stored_as_references() {
         .collect();
     let keys: Vec<String> = (0..40).map(|i| format!("p#role-{i}")).collect();
     let o = ObjectRef::s3("logs", "wide", "e");
-    let snap = store.load(&o, &keys).await.unwrap();
+    let snap = store.load(std::slice::from_ref(&o), &keys).await.unwrap();
     let mut states = snap.states.clone();
     for f in &findings {
         let st = states.get_mut(&format!("p#{}", f.principal_key)).unwrap();
@@ -276,7 +291,7 @@ async fn oversized_pending_sets_are_stored_as_references() {
     }
     assert_eq!(
         store
-            .commit(&o, &snap, states.clone(), &findings)
+            .commit(&[(&o, &findings)], &snap, states.clone())
             .await
             .unwrap(),
         Commit::Done
@@ -285,7 +300,13 @@ async fn oversized_pending_sets_are_stored_as_references() {
     let pending = item["pending"].as_m().unwrap();
     assert!(pending.values().all(|v| v.is_s()), "stored as references");
     assert!(dynamo::item_size(&item) < 4_000);
-    let back = store.load(&o, &keys).await.unwrap().applied.unwrap();
+    let back = store
+        .load(std::slice::from_ref(&o), &keys)
+        .await
+        .unwrap()
+        .applied[0]
+        .clone()
+        .unwrap();
     assert_eq!(back, findings);
 }
 
@@ -453,10 +474,16 @@ async fn the_worst_case_entity_item_is_far_under_the_item_limit() {
     let store = DynamoStore::new(env.dynamo.clone(), &env.table);
     let key = "p#arn:aws:iam::111122223333:role/busy-role".to_string();
     let o = ObjectRef::s3("logs", "busy", "e");
-    let snap = store.load(&o, std::slice::from_ref(&key)).await.unwrap();
+    let snap = store
+        .load(std::slice::from_ref(&o), std::slice::from_ref(&key))
+        .await
+        .unwrap();
     let states = States::from_iter([(key.clone(), state)]);
     assert_eq!(
-        store.commit(&o, &snap, states.clone(), &[]).await.unwrap(),
+        store
+            .commit(&[(&o, &[])], &snap, states.clone())
+            .await
+            .unwrap(),
         Commit::Done
     );
     let (v, _) = load_entity(&env, &key).await;

@@ -17,6 +17,7 @@ mod input_defects;
 mod kinds;
 mod lambda_batch;
 mod lambda_e2e;
+mod lambda_group;
 mod lambda_publish;
 mod lambda_replay_s3;
 mod lambda_runtime;

@@ -11,11 +11,14 @@
 //!   `expires_at` (+[`OBJECT_TTL_SECS`]).
 //!
 //! `load` is one `BatchGetItem` (100 keys a call, consistent reads, `UnprocessedKeys`
-//! retried) for the object item and every entity. `commit` is one `TransactWriteItems`: a
-//! `Put` per changed entity conditioned on `version = :v` (or `attribute_not_exists(pk)`), a
-//! `ConditionCheck` per unchanged one, and a `Put` of the object item conditioned on
-//! `attribute_not_exists(pk)`; any failed condition is a [`Commit::Conflict`] (a cancellation
-//! for throttling a [`Commit::Throttled`]) and the pipeline loads and applies again, so concurrent invocations lose no counts. `mark_published` is one
+//! retried) for the item of each object of the group and every entity. `commit` is one
+//! `TransactWriteItems`: a `Put` per changed entity conditioned on `version = :v` (or
+//! `attribute_not_exists(pk)`), a `ConditionCheck` per unchanged one, and a `Put` of each
+//! object's item conditioned on `attribute_not_exists(pk)`; the objects share the inline
+//! budget of pending findings ([`PENDING_BUDGET`]). Any failed condition is a
+//! [`Commit::Conflict`] (a cancellation for throttling a [`Commit::Throttled`]) and the
+//! pipeline loads and applies again, so concurrent invocations lose no counts.
+//! `mark_published` is one
 //! `UpdateItem` removing the accepted ids from `pending`.
 
 use std::collections::{BTreeMap, HashMap};
@@ -34,7 +37,7 @@ use aws_sdk_dynamodb::types::{
 use sha2::{Digest, Sha256};
 use trailhound_core::alert::Finding;
 use trailhound_core::ingest::ObjectRef;
-use trailhound_core::state::store::{Commit, Snapshot, Store};
+use trailhound_core::state::store::{Commit, Outbox, Snapshot, Store};
 use trailhound_core::state::{EntityState, States, principal_entity};
 
 mod counters;
@@ -264,19 +267,22 @@ impl DynamoStore {
         Ok(found.into_values().collect())
     }
 
-    /// The object item: pending findings (the outbox the caller chose) inline, or as
-    /// references when they would make the item large.
+    /// The object item: pending findings (the outbox the caller chose) inline while they
+    /// fit in what is left of `budget` (shared by the objects of one commit), or as
+    /// references when they would make the item, or the transaction, large.
     fn object_item(
         &self,
         object: &ObjectRef,
         findings: &[Finding],
         at: i64,
+        budget: &mut usize,
     ) -> HashMap<String, AttributeValue> {
         let publish: Vec<&Finding> = findings.iter().collect();
         let packed: Vec<(String, Vec<u8>)> =
             publish.iter().map(|f| (f.id.clone(), pack(f))).collect();
         let total: usize = packed.iter().map(|(id, b)| id.len() + b.len()).sum();
-        let pending: HashMap<String, AttributeValue> = if total <= PENDING_BUDGET {
+        let pending: HashMap<String, AttributeValue> = if total <= *budget {
+            *budget -= total;
             packed
                 .into_iter()
                 .map(|(id, b)| (id, AttributeValue::B(Blob::new(b))))
@@ -339,16 +345,23 @@ fn fingerprint(s: &EntityState) -> [u8; 32] {
 }
 
 impl Store for DynamoStore {
-    async fn load(&self, object: &ObjectRef, keys: &[String]) -> anyhow::Result<Snapshot> {
-        let opk = object_pk(object);
-        let mut wanted = vec![(opk.clone(), OBJECT_SK)];
+    async fn load(&self, objects: &[ObjectRef], keys: &[String]) -> anyhow::Result<Snapshot> {
+        let opks: Vec<String> = objects.iter().map(object_pk).collect();
+        let mut wanted: Vec<(String, &'static str)> =
+            opks.iter().map(|p| (p.clone(), OBJECT_SK)).collect();
         wanted.extend(keys.iter().map(|k| (entity_pk(k), ENTITY_SK)));
         let items = self.batch_get(wanted).await?;
         let mut snap = Snapshot::default();
-        if let Some(obj) = items.get(&opk).filter(|i| {
-            i.get("sk").and_then(|s| s.as_s().ok()).map(String::as_str) == Some(OBJECT_SK)
-        }) {
-            snap.applied = Some(self.pending(obj).await?);
+        for opk in &opks {
+            let applied = match items.get(opk).filter(|i| {
+                i.get("sk").and_then(|s| s.as_s().ok()).map(String::as_str) == Some(OBJECT_SK)
+            }) {
+                Some(obj) => Some(self.pending(obj).await?),
+                None => None,
+            };
+            snap.applied.push(applied);
+        }
+        if snap.all_applied() {
             return Ok(snap);
         }
         for k in keys {
@@ -365,19 +378,28 @@ impl Store for DynamoStore {
 
     async fn commit(
         &self,
-        object: &ObjectRef,
+        objects: &[Outbox<'_>],
         base: &Snapshot,
         states: States,
-        findings: &[Finding],
     ) -> anyhow::Result<Commit> {
+        let Some(&(object, _)) = objects.first() else {
+            bail!("a commit names no object: this is a bug");
+        };
         let at = now();
         let mut items = Vec::new();
         let mut bytes = 0usize;
         let mut token = Sha256::new();
-        token.update(object.identity().as_bytes());
         token.update(at.to_le_bytes());
-        let mut obj_item = self.object_item(object, findings, at);
-        outbox::with_seq(&mut obj_item, base, &states, findings);
+        let mut budget = PENDING_BUDGET;
+        let obj_items: Vec<HashMap<String, AttributeValue>> = objects
+            .iter()
+            .map(|(o, findings)| {
+                token.update(o.identity().as_bytes());
+                let mut item = self.object_item(o, findings, at, &mut budget);
+                outbox::with_seq(&mut item, base, &states, findings);
+                item
+            })
+            .collect();
         let mut sorted: Vec<(String, EntityState)> = states.into_iter().collect();
         sorted.sort_by(|a, b| a.0.cmp(&b.0));
         // Changed entities, packed (and trimmed to their item budget); then, while the
@@ -393,7 +415,7 @@ impl Store for DynamoStore {
             }
             keys.push(k);
         }
-        let fixed = item_size(&obj_item) + keys.len() * 2 * 1024;
+        let fixed = obj_items.iter().map(item_size).sum::<usize>() + keys.len() * 2 * 1024;
         loop {
             let total: usize = fixed + changed.values().map(|(_, n)| n).sum::<usize>();
             if total <= TRANSACT_BUDGET {
@@ -459,17 +481,19 @@ impl Store for DynamoStore {
             };
             items.push(item);
         }
-        bytes += item_size(&obj_item);
-        let p = Put::builder()
-            .table_name(&self.table)
-            .set_item(Some(obj_item))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .expect("fields set");
-        items.push(TransactWriteItem::builder().put(p).build());
+        for obj_item in obj_items {
+            bytes += item_size(&obj_item);
+            let p = Put::builder()
+                .table_name(&self.table)
+                .set_item(Some(obj_item))
+                .condition_expression("attribute_not_exists(pk)")
+                .build()
+                .expect("fields set");
+            items.push(TransactWriteItem::builder().put(p).build());
+        }
         if items.len() > MAX_TRANSACT_ITEMS || bytes > MAX_TRANSACT_BYTES {
             bail!(
-                "{object}: one commit would write {} items ({} KB); DynamoDB transactions take at most {MAX_TRANSACT_ITEMS} items and 4 MB: the Lambda driver splits objects into parts, so this is a bug",
+                "{object}: one commit would write {} items ({} KB); DynamoDB transactions take at most {MAX_TRANSACT_ITEMS} items and 4 MB: the Lambda driver splits objects into parts and sizes groups, so this is a bug",
                 items.len(),
                 bytes / 1024
             );

@@ -3,10 +3,12 @@
 //! [`handle`] is a plain async function over injected clients and settings ([`Deps`]), so
 //! tests call it directly against a local AWS API; [`main`] wires it to `lambda_runtime`.
 //! Objects of one invocation are processed one after another, ordered by the time in their
-//! key like a replay, so the same objects give the same findings as `replay`.
+//! key like a replay, so the same objects give the same findings as `replay`; consecutive
+//! objects are committed together ([`group`]).
 
 pub mod config;
 mod deps;
+pub mod group;
 pub mod metrics;
 pub mod object;
 mod publish;
@@ -29,6 +31,20 @@ pub use runtime::{deps_from_config, main};
 /// Objects are not started with less than this left before the deadline: their messages
 /// are reported failed (retried) instead of the whole batch timing out.
 const DEADLINE_MARGIN: Duration = Duration::from_secs(20);
+
+/// Records the objects that failed: their deliveries are retried (the first reason kept).
+fn settle(
+    deliveries: &[crate::envelope::Delivery],
+    failed: &mut [Option<String>],
+    done: Vec<group::Outcome>,
+) {
+    for (i, result) in done {
+        if let Err(object::Failed(why)) = result {
+            tracing::info!(message_id = ?deliveries[i].message_id, reason = %why, "message will be retried");
+            failed[i].get_or_insert(why);
+        }
+    }
+}
 
 /// Handles one invocation with no deadline.
 pub async fn handle<F: Fetch, S: Store, P: Publish>(
@@ -91,12 +107,16 @@ async fn handle_scoped<F: Fetch, S: Store, P: Publish>(
         replay_order(key_time(&a.1.object.key), &a.1.object.key)
             .cmp(&replay_order(key_time(&b.1.object.key), &b.1.object.key))
     });
+    let mut group = group::Group::default();
     for (i, target) in work {
         if failed[i].is_some() {
             // The message will be retried whole: its other objects then too.
             continue;
         }
         if deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < DEADLINE_MARGIN) {
+            // What is decoded is committed; what is not started is retried.
+            let done = group.flush(deps, &mut inv).await;
+            settle(&deliveries, &mut failed, done);
             let why = format!(
                 "{}: not started, the invocation was about to time out",
                 target.object
@@ -108,11 +128,15 @@ async fn handle_scoped<F: Fetch, S: Store, P: Publish>(
             failed[i] = Some(why);
             continue;
         }
-        if let Err(object::Failed(why)) = object::process(deps, target, &mut inv).await {
-            tracing::info!(message_id = ?deliveries[i].message_id, object = %target.object, "message will be retried");
-            failed[i] = Some(why);
-        }
+        let done = match object::fetch(deps, target, &mut inv).await {
+            Ok(Some(ready)) => group.offer(deps, i, ready, &mut inv).await,
+            Ok(None) => Vec::new(),
+            Err(e) => vec![(i, Err(e))],
+        };
+        settle(&deliveries, &mut failed, done);
     }
+    let done = group.flush(deps, &mut inv).await;
+    settle(&deliveries, &mut failed, done);
     inv.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     inv.lag_seconds = inv
         .stats

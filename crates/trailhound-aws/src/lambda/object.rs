@@ -96,24 +96,53 @@ pub fn part_ref(object: &ObjectRef, i: usize, n: usize) -> ObjectRef {
 #[derive(Debug)]
 pub struct Failed(pub String);
 
-/// Processes one object; its events feed `inv`. Returns the findings published.
+/// An object fetched and decoded, its activities waiting to be applied.
+pub struct Ready<'t> {
+    pub target: &'t Target,
+    meta: Meta,
+    /// The object's activities, in event-time order.
+    pub acts: Vec<Activity>,
+}
+
+/// What the object's log line reports besides its outcome.
+#[derive(Clone, Copy)]
+struct Meta {
+    started: Instant,
+    decode_ms: u64,
+    records: u64,
+    bad: u64,
+}
+
+/// Processes one object on its own; its events feed `inv`. Returns the findings published.
 pub async fn process<F: Fetch, S: Store, P: Publish>(
     deps: &Deps<F, S, P>,
     target: &Target,
     inv: &mut Invocation,
 ) -> Result<usize, Failed> {
+    match fetch(deps, target, inv).await? {
+        Some(ready) => apply_alone(deps, ready, inv).await,
+        None => Ok(0),
+    }
+}
+
+/// Fetches and decodes one object. `None`: skipped (by key, size or content), nothing to apply.
+pub async fn fetch<'t, F: Fetch, S: Store, P: Publish>(
+    deps: &Deps<F, S, P>,
+    target: &'t Target,
+    inv: &mut Invocation,
+) -> Result<Option<Ready<'t>>, Failed> {
     let started = Instant::now();
     let object = &target.object;
     if let ObjectKind::Skipped(reason) = classify(&object.key) {
         inv.stats.emit(Event::Skipped { object, reason });
-        return Ok(0);
+        return Ok(None);
     }
     if target.size == Some(0) {
         inv.stats.emit(Event::Skipped {
             object,
             reason: SkipReason::Empty,
         });
-        return Ok(0);
+        return Ok(None);
     }
     let fetched = match deps.fetch.fetch_decode(&deps.decoder, target).await {
         Ok(f) => f,
@@ -133,17 +162,32 @@ pub async fn process<F: Fetch, S: Store, P: Publish>(
         decoded: &fetched.decoded,
     });
     if fetched.decoded.skipped().is_some() {
-        return Ok(0);
+        return Ok(None);
     }
-    let decode_ms = started.elapsed().as_millis() as u64;
-    let records = fetched.decoded.records;
-    let bad = fetched.decoded.bad_total();
-    let parts = split_parts(&deps.decoder.engine, fetched.activities, MAX_PART_ENTITIES);
+    Ok(Some(Ready {
+        target,
+        meta: Meta {
+            started,
+            decode_ms: started.elapsed().as_millis() as u64,
+            records: fetched.decoded.records,
+            bad: fetched.decoded.bad_total(),
+        },
+        acts: fetched.activities,
+    }))
+}
+
+/// Applies a decoded object on its own, in parts when it is wider than one commit, and
+/// publishes what it raised.
+pub async fn apply_alone<F: Fetch, S: Store, P: Publish>(
+    deps: &Deps<F, S, P>,
+    ready: Ready<'_>,
+    inv: &mut Invocation,
+) -> Result<usize, Failed> {
+    let object = &ready.target.object;
+    let parts = split_parts(&deps.decoder.engine, ready.acts, MAX_PART_ENTITIES);
     let n = parts.len();
     let pipeline = deps.decoder.pipeline();
-    let mut published = 0;
-    let mut raised = 0;
-    let mut errors = Vec::new();
+    let mut done = Done::default();
     for (i, acts) in parts.into_iter().enumerate() {
         let part = part_ref(object, i, n);
         let applied = match pipeline
@@ -160,6 +204,77 @@ pub async fn process<F: Fetch, S: Store, P: Publish>(
                 return Err(Failed(why));
             }
         };
+        done.settle(deps, object, &part, applied, inv).await;
+    }
+    done.finish(object, ready.meta, n, inv)
+}
+
+/// Applies decoded objects (consecutive in the invocation's order, each named once, within
+/// one commit's size: see [`super::group`]) in one load and one commit, then publishes what
+/// each raised. Every object gets the group's result when the commit fails.
+pub async fn apply_group<F: Fetch, S: Store, P: Publish>(
+    deps: &Deps<F, S, P>,
+    group: Vec<Ready<'_>>,
+    inv: &mut Invocation,
+) -> Vec<Result<usize, Failed>> {
+    let pipeline = deps.decoder.pipeline();
+    let members: Vec<(&ObjectRef, &[Activity])> = group
+        .iter()
+        .map(|r| (&r.target.object, r.acts.as_slice()))
+        .collect();
+    let outcomes = match pipeline
+        .apply_group(&deps.store, &members, |f| deps.publishes(f))
+        .await
+    {
+        Ok(o) => o,
+        Err(e) => {
+            let why = format!("{e:#}");
+            return group
+                .iter()
+                .map(|r| {
+                    let object = &r.target.object;
+                    let why = if why.starts_with(&object.to_string()) {
+                        why.clone()
+                    } else {
+                        format!("{object}: {why}")
+                    };
+                    inv.stats.emit(Event::ApplyFailed {
+                        object,
+                        error: &why,
+                    });
+                    Err(Failed(why))
+                })
+                .collect();
+        }
+    };
+    let mut results = Vec::with_capacity(group.len());
+    for (ready, applied) in group.iter().zip(outcomes) {
+        let object = &ready.target.object;
+        let mut done = Done::default();
+        done.settle(deps, object, object, applied, inv).await;
+        results.push(done.finish(object, ready.meta, 1, inv));
+    }
+    results
+}
+
+/// What the parts of one object raised and published, and what went wrong publishing.
+#[derive(Default)]
+struct Done {
+    raised: usize,
+    published: usize,
+    errors: Vec<String>,
+}
+
+impl Done {
+    /// Counts a part's outcome and publishes its findings (a redelivery's: the outbox).
+    async fn settle<F: Fetch, S: Store, P: Publish>(
+        &mut self,
+        deps: &Deps<F, S, P>,
+        object: &ObjectRef,
+        part: &ObjectRef,
+        applied: trailhound_core::pipeline::Outcome,
+        inv: &mut Invocation,
+    ) {
         if applied.suppressions != Default::default() {
             inv.stats.emit(Event::Suppressed {
                 object,
@@ -167,9 +282,9 @@ pub async fn process<F: Fetch, S: Store, P: Publish>(
             });
         }
         if applied.duplicate {
-            inv.stats.emit(Event::Duplicate { object: &part });
+            inv.stats.emit(Event::Duplicate { object: part });
         } else {
-            raised += applied.findings.len();
+            self.raised += applied.findings.len();
             for finding in &applied.findings {
                 inv.stats.emit(Event::Finding { finding });
             }
@@ -180,34 +295,44 @@ pub async fn process<F: Fetch, S: Store, P: Publish>(
             .iter()
             .filter(|f| applied.duplicate || deps.publishes(f))
             .collect();
-        match Box::pin(super::publish::publish_findings(deps, &part, &publish, inv)).await {
-            Ok(k) => published += k,
+        match Box::pin(super::publish::publish_findings(deps, part, &publish, inv)).await {
+            Ok(k) => self.published += k,
             Err((k, e)) => {
-                published += k;
-                errors.push(e);
+                self.published += k;
+                self.errors.push(e);
             }
         }
     }
-    tracing::info!(
-        object = %object,
-        records,
-        bad_records = bad,
-        parts = n,
-        findings = raised,
-        published,
-        decode_ms,
-        total_ms = started.elapsed().as_millis() as u64,
-        "object processed"
-    );
-    if errors.is_empty() {
-        Ok(published)
-    } else {
-        let why = format!("{object}: {}", errors.join("; "));
-        inv.stats.emit(Event::ApplyFailed {
-            object,
-            error: &why,
-        });
-        Err(Failed(why))
+
+    /// Logs the object's line and says whether it is done or must be retried.
+    fn finish(
+        self,
+        object: &ObjectRef,
+        meta: Meta,
+        parts: usize,
+        inv: &mut Invocation,
+    ) -> Result<usize, Failed> {
+        tracing::info!(
+            object = %object,
+            records = meta.records,
+            bad_records = meta.bad,
+            parts,
+            findings = self.raised,
+            published = self.published,
+            decode_ms = meta.decode_ms,
+            total_ms = meta.started.elapsed().as_millis() as u64,
+            "object processed"
+        );
+        if self.errors.is_empty() {
+            Ok(self.published)
+        } else {
+            let why = format!("{object}: {}", self.errors.join("; "));
+            inv.stats.emit(Event::ApplyFailed {
+                object,
+                error: &why,
+            });
+            Err(Failed(why))
+        }
     }
 }
 

@@ -1,12 +1,15 @@
-//! The `Store` trait: load and commit per-entity state, once per log object.
+//! The `Store` trait: load and commit per-entity state, once per group of log objects (one
+//! object in a replay; consecutive objects of one Lambda invocation, applied by the
+//! pipeline's `apply_group`).
 //!
 //! Semantics every implementation keeps (the DynamoDB store included):
 //! - `load` returns the current state and version of each entity (version 0: absent), and
-//!   whether the object was already applied, with the findings it raised that are not yet
-//!   published.
-//! - `commit` writes all entities and marks the object applied, atomically, only if no entity
-//!   changed since `load` (optimistic concurrency) and the object is not yet applied; else it
-//!   returns [`Commit::Conflict`] and the caller loads and applies again.
+//!   for each object of the group whether it was already applied, with the findings it
+//!   raised that are not yet published.
+//! - `commit` writes all entities and marks every object of the commit applied, atomically,
+//!   only if no entity changed since `load` (optimistic concurrency) and none of the objects
+//!   is applied yet; else it returns [`Commit::Conflict`] and the caller loads and applies
+//!   again. Each object keeps its own outbox.
 //! - `mark_published` records that findings were accepted by every sink, so a retry of the
 //!   object publishes only what is still pending.
 //! - The outbox entry of a finding version carries a sequence number, assigned by `commit`:
@@ -40,9 +43,21 @@ pub struct Snapshot {
     /// serialized form), for `commit` to tell unchanged entities from changed ones without
     /// a second copy of every state. Empty when the store does not need it.
     pub fingerprints: HashMap<String, [u8; 32]>,
-    /// Set when the object was applied before: its findings not yet published.
-    pub applied: Option<Vec<Finding>>,
+    /// One entry per object of the `load`, in its order: `Some` when the object was
+    /// applied before, with its findings not yet published. When every object was, a store
+    /// may leave `states` empty.
+    pub applied: Vec<Option<Vec<Finding>>>,
 }
+
+impl Snapshot {
+    /// Whether every object of the load was applied before (nothing to apply).
+    pub fn all_applied(&self) -> bool {
+        self.applied.iter().all(Option::is_some)
+    }
+}
+
+/// One object of a commit and its outbox: the findings to publish, as the caller chose them.
+pub type Outbox<'a> = (&'a ObjectRef, &'a [Finding]);
 
 /// One finding version in an object's outbox: its sequence number (0 when the store does
 /// not keep them) and the sinks that accepted it already.
@@ -79,15 +94,16 @@ pub enum Commit {
 
 #[allow(async_fn_in_trait)]
 pub trait Store: Sync {
-    async fn load(&self, object: &ObjectRef, keys: &[String]) -> anyhow::Result<Snapshot>;
-    /// Commits `states` (taken by value: a store may move them in) and the object's outbox,
-    /// if no entity changed since `base` was loaded.
+    /// Loads `keys` and the applied marks of `objects` (one object, or a group).
+    async fn load(&self, objects: &[ObjectRef], keys: &[String]) -> anyhow::Result<Snapshot>;
+    /// Commits `states` (taken by value: a store may move them in) and marks each object
+    /// applied with its outbox, if no entity changed since `base` was loaded and none of
+    /// the objects is applied yet. `objects` are those of the load not applied before.
     async fn commit(
         &self,
-        object: &ObjectRef,
+        objects: &[Outbox<'_>],
         base: &Snapshot,
         states: States,
-        outbox: &[Finding],
     ) -> anyhow::Result<Commit>;
     async fn mark_published(&self, object: &ObjectRef, ids: &[String]) -> anyhow::Result<()>;
 
@@ -259,11 +275,16 @@ impl MemoryStore {
 }
 
 impl Store for MemoryStore {
-    async fn load(&self, object: &ObjectRef, keys: &[String]) -> anyhow::Result<Snapshot> {
+    async fn load(&self, objects: &[ObjectRef], keys: &[String]) -> anyhow::Result<Snapshot> {
         let mut inner = self.inner.lock().expect("store lock");
-        let mut snap = Snapshot::default();
-        if let Some(a) = inner.objects.get(&object.identity()) {
-            snap.applied = Some(a.pending.clone());
+        let mut snap = Snapshot {
+            applied: objects
+                .iter()
+                .map(|o| inner.objects.get(&o.identity()).map(|a| a.pending.clone()))
+                .collect(),
+            ..Snapshot::default()
+        };
+        if snap.all_applied() {
             return Ok(snap);
         }
         if self.exclusive {
@@ -271,7 +292,8 @@ impl Store for MemoryStore {
             for k in keys {
                 anyhow::ensure!(
                     inner.checked_out.insert(k.clone()),
-                    "{object}: entity {k} is still held by an object not yet committed (the exclusive memory store has one writer)"
+                    "{}: entity {k} is still held by an object not yet committed (the exclusive memory store has one writer)",
+                    objects[0]
                 );
                 let (version, state) = match inner.entities.get_mut(k) {
                     Some(v) => (v.version, std::mem::take(&mut v.state)),
@@ -292,14 +314,14 @@ impl Store for MemoryStore {
 
     async fn commit(
         &self,
-        object: &ObjectRef,
+        objects: &[Outbox<'_>],
         base: &Snapshot,
         states: States,
-        findings: &[Finding],
     ) -> anyhow::Result<Commit> {
         let mut inner = self.inner.lock().expect("store lock");
-        let id = object.identity();
-        let conflict = inner.objects.contains_key(&id)
+        let conflict = objects
+            .iter()
+            .any(|(o, _)| inner.objects.contains_key(&o.identity()))
             || base
                 .versions
                 .iter()
@@ -309,7 +331,10 @@ impl Store for MemoryStore {
             // lost, so say so rather than let the caller reload emptied states.
             anyhow::ensure!(
                 !self.exclusive,
-                "{object}: a concurrent commit on the exclusive memory store (it has one writer)"
+                "{}: a concurrent commit on the exclusive memory store (it has one writer)",
+                objects
+                    .first()
+                    .map_or_else(String::new, |(o, _)| o.to_string())
             );
             return Ok(Commit::Conflict);
         }
@@ -318,9 +343,15 @@ impl Store for MemoryStore {
                 inner.checked_out.remove(k);
             }
         }
-        let seq = findings
+        let marks: Vec<(String, BTreeMap<String, u64>)> = objects
             .iter()
-            .map(|f| (f.id.clone(), outbox_seq(base, &states, f)))
+            .map(|(o, findings)| {
+                let seq = findings
+                    .iter()
+                    .map(|f| (f.id.clone(), outbox_seq(base, &states, f)))
+                    .collect();
+                (o.identity(), seq)
+            })
             .collect();
         let mut last_seen = 0;
         for (k, s) in states {
@@ -329,15 +360,17 @@ impl Store for MemoryStore {
             e.version += 1;
             e.state = s;
         }
-        inner.objects.insert(
-            id,
-            AppliedObject {
-                last_seen,
-                pending: findings.to_vec(),
-                seq,
-                accepted: BTreeMap::new(),
-            },
-        );
+        for ((_, findings), (id, seq)) in objects.iter().zip(marks) {
+            inner.objects.insert(
+                id,
+                AppliedObject {
+                    last_seen,
+                    pending: findings.to_vec(),
+                    seq,
+                    accepted: BTreeMap::new(),
+                },
+            );
+        }
         Ok(Commit::Done)
     }
 
@@ -425,29 +458,31 @@ mod tests {
         let store = MemoryStore::new().exclusive();
         let keys = vec!["p#a".to_string()];
         let (o1, o2) = (obj("1"), obj("2"));
-        let mut snap = block_on(store.load(&o1, &keys)).unwrap();
+        let mut snap = block_on(store.load(std::slice::from_ref(&o1), &keys)).unwrap();
         let mut states = std::mem::take(&mut snap.states);
         states.get_mut("p#a").unwrap().touch(100);
         // While o1 holds p#a, another load of it is an error, not an empty state.
-        let err = block_on(store.load(&o2, &keys)).unwrap_err().to_string();
+        let err = block_on(store.load(std::slice::from_ref(&o2), &keys))
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "s3://b/2: entity p#a is still held by an object not yet committed (the exclusive memory store has one writer)"
         );
         assert_eq!(
-            block_on(store.commit(&o1, &snap, states, &[])).unwrap(),
+            block_on(store.commit(&[(&o1, &[])], &snap, states)).unwrap(),
             Commit::Done
         );
         assert_eq!(store.get("p#a").unwrap().last_seen, 100);
         // Committed: the next object gets the state (moved, version 1), and o1 again is a
         // duplicate that takes nothing.
-        let again = block_on(store.load(&o1, &keys)).unwrap();
-        assert!(again.applied.is_some() && again.states.is_empty());
-        let snap = block_on(store.load(&o2, &keys)).unwrap();
+        let again = block_on(store.load(std::slice::from_ref(&o1), &keys)).unwrap();
+        assert!(again.all_applied() && again.states.is_empty());
+        let snap = block_on(store.load(std::slice::from_ref(&o2), &keys)).unwrap();
         assert_eq!(snap.versions["p#a"], 1);
         assert_eq!(snap.states["p#a"].last_seen, 100);
         // A commit of o1 a second time would conflict: with moved states that is an error.
-        let err = block_on(store.commit(&o1, &snap, States::default(), &[]))
+        let err = block_on(store.commit(&[(&o1, &[])], &snap, States::default()))
             .unwrap_err()
             .to_string();
         assert!(

@@ -116,6 +116,25 @@ impl Env {
             .unwrap();
     }
 
+    /// The same bucket, topic and queue over a new table `<table>-<suffix>`: a second run
+    /// over the same objects (same sources in its findings) with state of its own.
+    pub async fn twin(&self, suffix: &str) -> Env {
+        let table = format!("{}-{suffix}", self.table);
+        create_table(&self.dynamo, &table).await;
+        Env {
+            conf: self.conf.clone(),
+            s3: self.s3.clone(),
+            dynamo: self.dynamo.clone(),
+            sns: self.sns.clone(),
+            sqs: self.sqs.clone(),
+            bucket: self.bucket.clone(),
+            table,
+            topic_name: self.topic_name.clone(),
+            topic_arn: self.topic_arn.clone(),
+            queue_url: self.queue_url.clone(),
+        }
+    }
+
     /// Handler dependencies over this environment's resources.
     pub async fn deps(&self, learning_days: u32, min_severity: f64) -> AwsDeps {
         let config = Config {

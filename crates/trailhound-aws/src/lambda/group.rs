@@ -1,0 +1,103 @@
+//! Group commit: consecutive objects of one invocation applied in one load and one commit.
+//!
+//! Each commit is a DynamoDB transaction, billed per item written, and every object's commit
+//! writes its applied mark and each entity it touched. The objects of one SQS batch (or of
+//! one S3 event with several records) are mostly consecutive deliveries of the same trails:
+//! they share principals, buckets and account entities. Applied as a group, each shared
+//! entity is read and written once instead of once per object, and the invocation makes one
+//! `BatchGetItem` and one `TransactWriteItems` instead of one of each per object. Exactly-once
+//! is unchanged: every object's mark is written in the transaction that writes the state it
+//! changed, so a redelivery (alone or in another batch) finds each object applied or not.
+//!
+//! A group stays within one transaction (100 items, 4 MB): at most [`MAX_PART_ENTITIES`]
+//! entities and [`MAX_GROUP_OBJECTS`] objects (95 items), the pending findings of all its
+//! objects sharing one inline budget; and within [`MAX_GROUP_ACTIVITIES`] activities, which
+//! bounds the memory held by decoded objects waiting for the commit. An object wider than
+//! one commit is applied alone, in parts, after the group before it. The cost of a group is
+//! its blast radius: when its commit fails, every object in it is retried (their
+//! redeliveries are applied once).
+
+use std::collections::HashSet;
+
+use trailhound_core::state::Store;
+
+use super::metrics::Invocation;
+use super::object::{self, Failed, MAX_PART_ENTITIES, Ready};
+use super::{Deps, Fetch, Publish};
+
+/// Objects one commit may mark applied: with [`MAX_PART_ENTITIES`] entities, 95 of the 100
+/// items a DynamoDB transaction takes.
+pub const MAX_GROUP_OBJECTS: usize = 50;
+/// Activities a group may hold while its objects wait for their commit (about 10 MB).
+pub const MAX_GROUP_ACTIVITIES: usize = 20_000;
+
+/// Decoded objects waiting to be applied together, with the index of each one's delivery.
+#[derive(Default)]
+pub(super) struct Group<'t> {
+    members: Vec<(usize, Ready<'t>)>,
+    keys: HashSet<String>,
+    acts: usize,
+}
+
+/// An object's outcome: its delivery's index and whether it is done.
+pub(super) type Outcome = (usize, Result<usize, Failed>);
+
+impl<'t> Group<'t> {
+    /// Takes in the decoded object of delivery `index`: it joins the group when the group
+    /// can hold it; otherwise the group is applied first (its outcomes returned) and the
+    /// object starts the next one, or, wider than one commit, is applied alone.
+    pub(super) async fn offer<F: Fetch, S: Store, P: Publish>(
+        &mut self,
+        deps: &Deps<F, S, P>,
+        index: usize,
+        ready: Ready<'t>,
+        inv: &mut Invocation,
+    ) -> Vec<Outcome> {
+        let keys = deps.decoder.engine.entity_keys(&ready.acts);
+        if keys.len() > MAX_PART_ENTITIES {
+            let mut out = self.flush(deps, inv).await;
+            out.push((index, object::apply_alone(deps, ready, inv).await));
+            return out;
+        }
+        let out = if self.admits(&ready, &keys) {
+            Vec::new()
+        } else {
+            self.flush(deps, inv).await
+        };
+        self.acts += ready.acts.len();
+        self.keys.extend(keys);
+        self.members.push((index, ready));
+        out
+    }
+
+    /// Whether `ready`, needing `keys`, fits in this group's commit. An object already in
+    /// the group does not: applied after the group, its second delivery is a duplicate.
+    fn admits(&self, ready: &Ready<'_>, keys: &[String]) -> bool {
+        if self.members.is_empty() {
+            return true;
+        }
+        let new = keys.iter().filter(|k| !self.keys.contains(*k)).count();
+        self.members.len() < MAX_GROUP_OBJECTS
+            && self.acts + ready.acts.len() <= MAX_GROUP_ACTIVITIES
+            && self.keys.len() + new <= MAX_PART_ENTITIES
+            && !self
+                .members
+                .iter()
+                .any(|(_, r)| r.target.object == ready.target.object)
+    }
+
+    /// Applies the objects waiting (if any) and empties the group.
+    pub(super) async fn flush<F: Fetch, S: Store, P: Publish>(
+        &mut self,
+        deps: &Deps<F, S, P>,
+        inv: &mut Invocation,
+    ) -> Vec<Outcome> {
+        let group = std::mem::take(self);
+        if group.members.is_empty() {
+            return Vec::new();
+        }
+        let (indices, members): (Vec<usize>, Vec<Ready<'t>>) = group.members.into_iter().unzip();
+        let results = object::apply_group(deps, members, inv).await;
+        indices.into_iter().zip(results).collect()
+    }
+}

@@ -1,0 +1,178 @@
+//! Group commit against moto: the objects of one SQS batch are applied in one load and one
+//! transaction, with the same state and the same findings as one invocation per object;
+//! a batch that repeats applied objects applies only the new ones; a redelivered batch
+//! writes nothing and sends nothing.
+
+use std::collections::BTreeMap;
+
+use crate::support::*;
+use serde_json::Value;
+use trailhound_aws::dynamo::CountersSnapshot;
+use trailhound_aws::lambda::handle;
+use trailhound_core::alert::Finding;
+use trailhound_core::ingest::ObjectRef;
+
+/// The synthetic archive's three log objects, then five more 20 minutes apart by the same
+/// roles (a busy one, a light one, the twelve apps): every entity recurs across objects,
+/// as in consecutive deliveries of one trail.
+fn objects() -> Vec<fixtures::Obj> {
+    let mut objs: Vec<fixtures::Obj> = fixtures::archive()
+        .into_iter()
+        .filter(|o| !o.body.is_empty() && !o.key.contains("Digest"))
+        .collect();
+    for j in 0..5i64 {
+        let start = fixtures::T0 + 4_800 + j * 1_200;
+        let mut recs = fixtures::invokes(
+            start,
+            10,
+            40 + 20 * j as usize,
+            "support-bot-role",
+            fixtures::US_IP,
+        );
+        recs.extend(fixtures::invokes(start, 5, 2, "etl-role", fixtures::DE_IP));
+        for (i, app) in fixtures::apps().iter().enumerate() {
+            recs.push(fixtures::record(
+                start + 60 + i as i64,
+                app,
+                fixtures::US_IP,
+                "sts.amazonaws.com",
+                "GetCallerIdentity",
+                serde_json::json!({}),
+                i,
+            ));
+        }
+        objs.push(fixtures::ct_object(
+            start + 600,
+            &format!("grp{j:05}"),
+            recs,
+        ));
+    }
+    objs
+}
+
+fn message(i: usize, (o, size): &(ObjectRef, i64)) -> (String, Value) {
+    (format!("m{i}"), s3_event(o, *size))
+}
+
+/// Entity items (state and nothing else: versions count commits, which differ) and each
+/// object's applied item, as the table holds them.
+async fn states(env: &Env) -> BTreeMap<(String, String), String> {
+    env.items()
+        .await
+        .into_iter()
+        .map(|((pk, sk), attrs)| {
+            let v = attrs
+                .get("state")
+                .or_else(|| attrs.get("pending"))
+                .cloned()
+                .unwrap_or_default();
+            ((pk, sk), v)
+        })
+        .collect()
+}
+
+fn delta(a: CountersSnapshot, b: CountersSnapshot) -> (u64, u64, u64) {
+    (
+        b.commits - a.commits,
+        b.items_written - a.items_written,
+        b.write_calls - a.write_calls,
+    )
+}
+
+/// The reference: each object in its own invocation (one SQS message each), in order, on a
+/// twin of `env` (same objects, a table of its own). Returns it with what it sent (latest
+/// version of each finding) and its store's counters.
+async fn one_by_one(
+    env: &Env,
+    up: &[(ObjectRef, i64)],
+) -> (Env, BTreeMap<String, Finding>, CountersSnapshot) {
+    let twin = env.twin("single").await;
+    let deps = twin.deps(0, 1.0).await;
+    for (i, u) in up.iter().enumerate() {
+        let r = handle(&deps, sqs_event(&[message(i, u)])).await.unwrap();
+        assert_eq!(batch_failures(&r), Vec::<String>::new());
+    }
+    let sent = latest(&twin.received().await);
+    (twin, sent, deps.store.counters())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_commits_once_with_the_state_and_findings_of_one_object_at_a_time() {
+    let env = Env::new("group-batch", true).await;
+    let up = env.upload(&objects()).await;
+    let (single, sent_single, c_single) = one_by_one(&env, &up).await;
+    let deps = env.deps(0, 1.0).await;
+    let batch: Vec<_> = up.iter().enumerate().map(|(i, u)| message(i, u)).collect();
+    let r = handle(&deps, sqs_event(&batch)).await.unwrap();
+    assert_eq!(batch_failures(&r), Vec::<String>::new());
+    let c = deps.store.counters();
+    // Eight objects: eight transactions one at a time, one for the batch.
+    assert_eq!((c_single.commits, c.commits), (8, 1));
+    assert_eq!(c.conflicts, 0);
+    // Each shared entity written once, not once per object.
+    assert!(
+        c.items_written * 2 < c_single.items_written,
+        "batch wrote {} items, one at a time {}",
+        c.items_written,
+        c_single.items_written
+    );
+    assert_eq!(states(&env).await, states(&single).await);
+    let sent = latest(&env.received().await);
+    assert!(!sent.is_empty());
+    assert_eq!(
+        sent.keys().collect::<Vec<_>>(),
+        sent_single.keys().collect::<Vec<_>>()
+    );
+    // Each finding's last version is the same; the batch sends no intermediate versions.
+    for (id, f) in &sent {
+        let want = &sent_single[id];
+        assert_eq!(
+            (f.count, &f.last_seen, &f.evidence),
+            (want.count, &want.last_seen, &want.evidence),
+            "{id}"
+        );
+    }
+
+    // The same batch again: every object applied, nothing written or sent.
+    let before = deps.store.counters();
+    let r = handle(&deps, sqs_event(&batch)).await.unwrap();
+    assert_eq!(batch_failures(&r), Vec::<String>::new());
+    assert_eq!(delta(before, deps.store.counters()), (0, 0, 0));
+    assert!(env.received().await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_repeats_applied_objects_applies_only_the_new_ones() {
+    let env = Env::new("group-mixed", true).await;
+    let up = env.upload(&objects()).await;
+    let (single, sent_single, _) = one_by_one(&env, &up).await;
+    let deps = env.deps(0, 1.0).await;
+    let first: Vec<_> = up[..5]
+        .iter()
+        .enumerate()
+        .map(|(i, u)| message(i, u))
+        .collect();
+    handle(&deps, sqs_event(&first)).await.unwrap();
+    // Objects 3 and 4 again (a redelivery), with 5 to 7 new; object 6 named twice.
+    let before = deps.store.counters();
+    let mut second: Vec<_> = (3..8).map(|i| message(i, &up[i])).collect();
+    second.push(("again".into(), s3_event(&up[6].0, up[6].1)));
+    let r = handle(&deps, sqs_event(&second)).await.unwrap();
+    assert_eq!(batch_failures(&r), Vec::<String>::new());
+    // In key order 3, 4, 5, 6, 6, 7: the group ends before the second 6, which starts the
+    // next one and is found applied; 3 and 4 are found applied in the first.
+    assert_eq!(delta(before, deps.store.counters()).0, 2);
+    assert_eq!(states(&env).await, states(&single).await);
+    let sent = latest(&env.received().await);
+    assert_eq!(
+        sent.keys().collect::<Vec<_>>(),
+        sent_single.keys().collect::<Vec<_>>()
+    );
+    for (id, f) in &sent_single {
+        assert_eq!(
+            (sent[id].count, &sent[id].last_seen),
+            (f.count, &f.last_seen),
+            "{id}"
+        );
+    }
+}
