@@ -1,9 +1,11 @@
 #!/usr/bin/env python3
 """The Lambda's costs, measured on the real binary (`trailhound` in Lambda mode).
 
-    python3 bench/lambda.py [--batch N] TRAILHOUND_BINARY GEO_MMDB NAME=PATH...
+    python3 bench/lambda.py [--batch N[,N...]] TRAILHOUND_BINARY GEO_MMDB NAME=PATH[:MATCH]...
 
-For each NAME=PATH (a .gz file or a folder of them, laid out as in S3), this:
+For each NAME=PATH (a .gz file or a folder of them, laid out as in S3; with :MATCH only the
+objects whose file name contains MATCH, e.g. `small-1h=target/bench-data/small:T00`), and
+for each batch size (default 1), this:
 - starts a local moto server (S3, DynamoDB, SNS) behind a metering proxy that records every
   DynamoDB request and response, and a fake Lambda runtime API;
 - uploads the objects, creates the table (pk/sk, on-demand, as deploy/ does) and the topic;
@@ -11,8 +13,9 @@ For each NAME=PATH (a .gz file or a folder of them, laid out as in S3), this:
   cold start (process start to its first `invocation/next` request: config, AWS config,
   detectors, geo database), then once to process every object in key order, reading the
   process's CPU time (/proc/PID/stat) and peak RSS (VmHWM) around the invocations: one S3
-  notification per invocation, or with `--batch N` SQS batches of N notifications (the
-  SQS trigger mode; the function commits each batch's objects together);
+  notification per invocation (batch 1), or SQS batches of N notifications (the SQS trigger
+  mode; the function commits each batch's objects together); the result is named NAME, or
+  NAME/batch-N when several sizes are given;
 - computes DynamoDB capacity units from the recorded requests, as AWS bills on-demand
   tables: a strongly consistent read is 1 RRU per started 4 KB of each item returned
   (at least 1 per item asked for), a transactional write 2 WRU per started 1 KB of each
@@ -81,6 +84,9 @@ class Meter:
         self.calls = {}
         self.items_read = 0
         self.items_written = 0
+        # Transactional write units by item kind: applied-object items, entity puts,
+        # entity condition checks (entities read and left unchanged).
+        self.wru_by_kind = {"object_items": 0, "entity_puts": 0, "entity_checks": 0}
 
     def record(self, op, req, resp):
         with self.lock:
@@ -102,7 +108,12 @@ class Meter:
                         len(json.dumps(v)) for v in body.get("ExpressionAttributeValues", {}).values()
                     )
                     self.items_written += 1
-                    self.wru += 2 * max(1, math.ceil(size / 1024))
+                    units = 2 * max(1, math.ceil(size / 1024))
+                    self.wru += units
+                    pk = item.get("pk", {}).get("S", "")
+                    kind = ("object_items" if pk.startswith("obj#")
+                            else "entity_checks" if kind == "ConditionCheck" else "entity_puts")
+                    self.wru_by_kind[kind] += units
             elif op in ("PutItem", "UpdateItem", "DeleteItem"):
                 item = req.get("Item") or req.get("Key", {})
                 size = item_size(item) + sum(
@@ -223,14 +234,14 @@ def proc_hwm_kib(pid):
     return 0
 
 
-def objects(path):
+def objects(path, match=None):
     """(file, key) of every object, in the order S3 would notify them: by the delivery time
     in the key's file name (every account and region interleaved), then by key."""
     found = []
     if os.path.isdir(path):
         for root, dirs, files in os.walk(path):
             for f in files:
-                if f.endswith(".gz"):
+                if f.endswith(".gz") and (match is None or match in f):
                     full = os.path.join(root, f)
                     found.append((full, full[full.index("AWSLogs/"):]))
     else:
@@ -284,9 +295,9 @@ def sqs_event(messages):
 
 def main():
     args = sys.argv[1:]
-    batch = 1
+    batches = [1]
     if args[:1] == ["--batch"]:
-        batch = int(args[1])
+        batches = [int(b) for b in args[1].split(",")]
         args = args[2:]
     binary, geo, cases = args[0], args[1], args[2:]
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -340,11 +351,17 @@ def main():
     out = {"cold_start_ms": {"median": round(statistics.median(colds), 1), "min": round(min(colds), 1),
                              "max": round(max(colds), 1), "runs": len(colds)}, "cases": {}}
 
-    for i, case in enumerate(cases):
+    runs = [(case, b) for case in cases for b in batches]
+    for i, (case, batch) in enumerate(runs):
         name, path = case.split("=", 1)
+        match = None
+        if ":" in path:
+            path, match = path.split(":", 1)
+        if len(batches) > 1:
+            name = "%s/batch-%d" % (name, batch)
         table = "%s-%d" % (TABLE, i)
         create_table(table)
-        objs = list(objects(path))
+        objs = list(objects(path, match))
         gz = inflated = records = 0
         etags = {}
         for full, key in objs:
@@ -394,7 +411,7 @@ def main():
             "peak_rss_mib": round(hwm / 1024, 1), "rss_after_cold_start_mib": round(hwm0 / 1024, 1),
             "dynamodb": {"read_units": METER.rru, "write_units": METER.wru,
                          "items_read": METER.items_read, "items_written": METER.items_written,
-                         "calls": METER.calls,
+                         "calls": METER.calls, "transactional_write_units": METER.wru_by_kind,
                          "read_units_per_object": round(METER.rru / len(objs), 2),
                          "write_units_per_object": round(METER.wru / len(objs), 2),
                          "read_units_per_million_events": round(METER.rru * 1e6 / max(records, 1)),

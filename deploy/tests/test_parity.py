@@ -67,7 +67,8 @@ KEY_PROPERTIES = {
     "TopicKey": {"EnableKeyRotation": True},
     "DeadLetterQueue": {"SqsManagedSseEnabled": True},
     "TriggerQueue": {"SqsManagedSseEnabled": True},
-    "TriggerQueueMapping": {"FunctionResponseTypes": ["ReportBatchItemFailures"]},
+    "TriggerQueueMapping": {"FunctionResponseTypes": ["ReportBatchItemFailures"], "BatchSize": 50,
+                            "MaximumBatchingWindowInSeconds": 30},
 }
 
 

@@ -152,7 +152,10 @@ def test_sqs_mode(template, timeout, visibility):
                              "SourceTopicArn": "arn:aws:sns:us-east-1:111122223333:s3-events"})
     assert stack.resource("ObjectCreatedRule") is None and stack.resource("DeadLetterQueuePolicy") is None
     assert stack.resource("TriggerQueue")["VisibilityTimeout"] == visibility
-    assert stack.resource("TriggerQueueMapping")["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    mapping = stack.resource("TriggerQueueMapping")
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    # As large as one group commit (lambda::group::MAX_GROUP_OBJECTS), gathered for 30 s.
+    assert (mapping["BatchSize"], mapping["MaximumBatchingWindowInSeconds"]) == (50, 30)
     assert stack.statement("FunctionPolicy", "ConsumeTriggerQueue")["Resource"] == "<TriggerQueue.Arn>"
     sids = [s["Sid"] for s in stack.resource("TriggerQueuePolicy")["PolicyDocument"]["Statement"]]
     assert sids == ["BucketNotifications", "SourceTopicNotifications"]

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::support::*;
 use serde_json::Value;
-use trailhound_aws::dynamo::CountersSnapshot;
+use trailhound_aws::dynamo::{self, CountersSnapshot};
 use trailhound_aws::lambda::handle;
 use trailhound_core::alert::Finding;
 use trailhound_core::ingest::ObjectRef;
@@ -173,6 +173,102 @@ async fn a_batch_that_repeats_applied_objects_applies_only_the_new_ones() {
             (sent[id].count, &sent[id].last_seen),
             (f.count, &f.last_seen),
             "{id}"
+        );
+    }
+}
+
+/// The deployed SQS trigger delivers batches as large as one group: a larger batch would
+/// commit in several groups (more writes), a smaller one would leave groups part-empty.
+#[test]
+fn the_deployed_batch_size_is_one_group() {
+    use trailhound_aws::lambda::group::MAX_GROUP_OBJECTS;
+    for (file, field) in [
+        ("deploy/sam/template.yaml", "BatchSize: "),
+        ("deploy/cdk/lib/trailhound-stack.ts", "batchSize: "),
+    ] {
+        let text = std::fs::read_to_string(moto::repo().join(file)).unwrap();
+        let sizes: Vec<usize> = text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix(field))
+            .map(|v| v.trim_end_matches(',').parse().unwrap())
+            .collect();
+        assert_eq!(sizes, [MAX_GROUP_OBJECTS], "{file}");
+    }
+}
+
+/// Overlapping batches delivered at once (SQS redelivers, and a message can sit in two
+/// batches after a visibility timeout): groups conflict on the shared principal, reload and
+/// apply again, and every object counts once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_overlapping_batches_count_every_object_once() {
+    const OBJECTS: usize = 12;
+    const CALLS: usize = 20;
+    let env = Env::new("group-concurrent", true).await;
+    let objs: Vec<fixtures::Obj> = (0..OBJECTS)
+        .map(|j| {
+            let start = fixtures::T0 + (j as i64) * 4 * 60;
+            let recs = fixtures::invokes(start, 4, CALLS, "busy-role", fixtures::US_IP);
+            fixtures::ct_object(start + 300, &format!("g{j:07}"), recs)
+        })
+        .collect();
+    let up = env.upload(&objs).await;
+    let deps = env.deps(0, 1.0).await;
+    let mut batches: Vec<Vec<usize>> = vec![
+        (0..6).collect(),
+        (3..9).collect(),
+        (6..12).collect(),
+        (0..12).collect(),
+        (9..12).chain(0..3).collect(),
+    ];
+    let mut rounds = 0;
+    while !batches.is_empty() {
+        rounds += 1;
+        assert!(rounds <= 5, "messages still failing after 5 deliveries");
+        let events: Vec<Value> = batches
+            .iter()
+            .map(|b| sqs_event(&b.iter().map(|&j| message(j, &up[j])).collect::<Vec<_>>()))
+            .collect();
+        let results = futures::future::join_all(events.into_iter().map(|e| handle(&deps, e))).await;
+        // The failed messages of each batch are redelivered, as SQS would.
+        batches = batches
+            .into_iter()
+            .zip(results)
+            .map(|(b, r)| {
+                let failed = batch_failures(&r.unwrap());
+                b.into_iter()
+                    .filter(|j| failed.contains(&format!("m{j}")))
+                    .collect::<Vec<_>>()
+            })
+            .filter(|b| !b.is_empty())
+            .collect();
+    }
+    let item = env
+        .item(
+            &dynamo::entity_pk(&format!(
+                "p#arn:aws:iam::{}:role/busy-role",
+                fixtures::ACCOUNT
+            )),
+            "state",
+        )
+        .await
+        .unwrap();
+    let busy: trailhound_core::state::EntityState =
+        dynamo::unpack(item["state"].as_b().unwrap().as_ref()).unwrap();
+    let series = &busy.rates["invoke-spike/anthropic.claude-3-haiku-20240307-v1:0"];
+    assert_eq!(
+        series.minutes.values().sum::<u64>(),
+        (OBJECTS * CALLS) as u64
+    );
+    assert!(
+        series.minutes.values().all(|&n| n == 5),
+        "{:?}",
+        series.minutes
+    );
+    assert_eq!(series.minutes.len(), OBJECTS * 4);
+    for (o, _) in &up {
+        assert!(
+            env.item(&dynamo::object_pk(o), "applied").await.is_some(),
+            "{o}"
         );
     }
 }

@@ -154,6 +154,9 @@ test('SQS mode: visibility timeout is 6x the function timeout; batch item failur
   template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
     FunctionResponseTypes: ['ReportBatchItemFailures'],
     EventSourceArn: { 'Fn::GetAtt': ['TriggerQueue', 'Arn'] },
+    // Batches as large as one group commit (50 objects), gathered for 30 s.
+    BatchSize: 50,
+    MaximumBatchingWindowInSeconds: 30,
   });
 });
 
