@@ -155,7 +155,7 @@ def test_sqs_mode(template, timeout, visibility):
     mapping = stack.resource("TriggerQueueMapping")
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     # As large as one group commit (lambda::group::MAX_GROUP_OBJECTS), gathered for 30 s.
-    assert (mapping["BatchSize"], mapping["MaximumBatchingWindowInSeconds"]) == (50, 30)
+    assert (int(mapping["BatchSize"]), int(mapping["MaximumBatchingWindowInSeconds"])) == (50, 30)
     assert stack.statement("FunctionPolicy", "ConsumeTriggerQueue")["Resource"] == "<TriggerQueue.Arn>"
     sids = [s["Sid"] for s in stack.resource("TriggerQueuePolicy")["PolicyDocument"]["Statement"]]
     assert sids == ["BucketNotifications", "SourceTopicNotifications"]
