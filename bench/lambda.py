@@ -84,6 +84,7 @@ class Meter:
         self.calls = {}
         self.items_read = 0
         self.items_written = 0
+        self.sns_messages = 0
         # Transactional write units by item kind: applied-object items, entity puts,
         # entity condition checks (entities read and left unchanged).
         self.wru_by_kind = {"object_items": 0, "entity_puts": 0, "entity_checks": 0}
@@ -152,6 +153,10 @@ def proxy_handler(upstream):
             target = self.headers.get("X-Amz-Target", "")
             if target.startswith("DynamoDB_20120810.") and r.status == 200:
                 METER.record(target.split(".", 1)[1], json.loads(body or b"{}"), json.loads(data or b"{}"))
+            elif r.status == 200 and (b"Action=PublishBatch" in body or b"Action=Publish&" in body):
+                # SNS bills each message of a batch as one request.
+                with METER.lock:
+                    METER.sns_messages += max(1, len(re.findall(rb"PublishBatchRequestEntries\.member\.\d+\.Id=", body)))
             self.send_response(r.status)
             for k, v in r.getheaders():
                 if k.lower() not in ("content-length", "connection", "transfer-encoding"):
@@ -409,6 +414,7 @@ def main():
             "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),
             "cpu_ms_per_inflated_mb": round(cpu * 1000 / (inflated / 1e6), 2),
             "peak_rss_mib": round(hwm / 1024, 1), "rss_after_cold_start_mib": round(hwm0 / 1024, 1),
+            "sns_messages": METER.sns_messages,
             "dynamodb": {"read_units": METER.rru, "write_units": METER.wru,
                          "items_read": METER.items_read, "items_written": METER.items_written,
                          "calls": METER.calls, "transactional_write_units": METER.wru_by_kind,

@@ -29,7 +29,6 @@ use anyhow::{Context, bail};
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, KeysAndAttributes, Put, TransactWriteItem,
 };
@@ -38,7 +37,7 @@ use sha2::{Digest, Sha256};
 use trailhound_core::alert::Finding;
 use trailhound_core::ingest::ObjectRef;
 use trailhound_core::state::store::{Commit, Outbox, Snapshot, Store};
-use trailhound_core::state::{EntityState, States, principal_entity};
+use trailhound_core::state::{EntityState, States};
 
 mod counters;
 mod item;
@@ -265,47 +264,6 @@ impl DynamoStore {
             }
         }
         Ok(found.into_values().collect())
-    }
-
-    /// The object item: pending findings (the outbox the caller chose) inline while they
-    /// fit in what is left of `budget` (shared by the objects of one commit), or as
-    /// references when they would make the item, or the transaction, large.
-    fn object_item(
-        &self,
-        object: &ObjectRef,
-        findings: &[Finding],
-        at: i64,
-        budget: &mut usize,
-    ) -> HashMap<String, AttributeValue> {
-        let publish: Vec<&Finding> = findings.iter().collect();
-        let packed: Vec<(String, Vec<u8>)> =
-            publish.iter().map(|f| (f.id.clone(), pack(f))).collect();
-        let total: usize = packed.iter().map(|(id, b)| id.len() + b.len()).sum();
-        let pending: HashMap<String, AttributeValue> = if total <= *budget {
-            *budget -= total;
-            packed
-                .into_iter()
-                .map(|(id, b)| (id, AttributeValue::B(Blob::new(b))))
-                .collect()
-        } else {
-            publish
-                .iter()
-                .map(|f| {
-                    (
-                        f.id.clone(),
-                        AttributeValue::S(principal_entity(&f.principal_key)),
-                    )
-                })
-                .collect()
-        };
-        let mut item = key(object_pk(object), OBJECT_SK);
-        item.insert("pending".into(), AttributeValue::M(pending));
-        item.insert("applied_at".into(), n(at));
-        item.insert("expires_at".into(), n(at + OBJECT_TTL_SECS));
-        if object_pk(object) != format!("obj#{}", object.identity()) {
-            item.insert("id".into(), AttributeValue::S(object.identity()));
-        }
-        item
     }
 }
 

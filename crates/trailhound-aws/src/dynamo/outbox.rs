@@ -1,5 +1,7 @@
 //! The outbox parts of the DynamoDB store (see [`trailhound_core::state::store`]):
 //!
+//! - the applied-object item's `pending` map (built here for `commit`, the inline budget
+//!   shared by the objects of one group commit);
 //! - on the applied-object item, `seq_<finding id>` (N, the version's sequence number,
 //!   written by `commit`, removed with the pending entry) and one string set per sink,
 //!   `acc_<sink>` (the finding ids that sink accepted; `ADD` creates it);
@@ -9,13 +11,14 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use aws_sdk_dynamodb::primitives::Blob;
 use aws_sdk_dynamodb::types::AttributeValue;
 use trailhound_core::finding::Finding;
 use trailhound_core::ingest::ObjectRef;
-use trailhound_core::state::Snapshot;
 use trailhound_core::state::store::{OutboxEntry, outbox_seq};
+use trailhound_core::state::{Snapshot, principal_entity};
 
-use super::item::{bounded, get_n, key, n, now};
+use super::item::{bounded, get_n, key, n, now, pack};
 use super::{DynamoStore, OBJECT_SK, OBJECT_TTL_SECS, object_pk};
 
 const PUBLISHED_SK: &str = "published";
@@ -44,6 +47,47 @@ pub(super) fn seq_attr(id: &str) -> String {
 }
 
 impl DynamoStore {
+    /// The object item: pending findings (the outbox the caller chose) inline while they
+    /// fit in what is left of `budget` (shared by the objects of one commit), or as
+    /// references when they would make the item, or the transaction, large.
+    pub(super) fn object_item(
+        &self,
+        object: &ObjectRef,
+        findings: &[Finding],
+        at: i64,
+        budget: &mut usize,
+    ) -> HashMap<String, AttributeValue> {
+        let publish: Vec<&Finding> = findings.iter().collect();
+        let packed: Vec<(String, Vec<u8>)> =
+            publish.iter().map(|f| (f.id.clone(), pack(f))).collect();
+        let total: usize = packed.iter().map(|(id, b)| id.len() + b.len()).sum();
+        let pending: HashMap<String, AttributeValue> = if total <= *budget {
+            *budget -= total;
+            packed
+                .into_iter()
+                .map(|(id, b)| (id, AttributeValue::B(Blob::new(b))))
+                .collect()
+        } else {
+            publish
+                .iter()
+                .map(|f| {
+                    (
+                        f.id.clone(),
+                        AttributeValue::S(principal_entity(&f.principal_key)),
+                    )
+                })
+                .collect()
+        };
+        let mut item = key(object_pk(object), OBJECT_SK);
+        item.insert("pending".into(), AttributeValue::M(pending));
+        item.insert("applied_at".into(), n(at));
+        item.insert("expires_at".into(), n(at + OBJECT_TTL_SECS));
+        if object_pk(object) != format!("obj#{}", object.identity()) {
+            item.insert("id".into(), AttributeValue::S(object.identity()));
+        }
+        item
+    }
+
     pub(super) async fn outbox_entries(
         &self,
         object: &ObjectRef,
