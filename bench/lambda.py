@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """The Lambda's costs, measured on the real binary (`trailhound` in Lambda mode).
 
-    python3 bench/lambda.py [--batch N[,N...]] TRAILHOUND_BINARY GEO_MMDB NAME=PATH[:MATCH]...
+    python3 bench/lambda.py [--batch N[,N...]] [--s3-latency-ms MS] TRAILHOUND_BINARY GEO_MMDB NAME=PATH[:MATCH]...
 
 For each NAME=PATH (a .gz file or a folder of them, laid out as in S3; with :MATCH only the
 objects whose file name contains MATCH, e.g. `small-1h=target/bench-data/small:T00`), and
@@ -21,6 +21,9 @@ for each batch size (default 1), this:
   (at least 1 per item asked for), a transactional write 2 WRU per started 1 KB of each
   item written (condition checks included), a plain write 1 WRU per started 1 KB. Item
   sizes follow DynamoDB's rule (attribute names + values).
+With --s3-latency-ms, every S3 GetObject waits that long in the proxy before moto answers
+(in-region S3 takes about 10-30 ms to the first byte; moto answers at once), so wall times
+show how much of an invocation is waiting on S3.
 Prints one JSON document on stdout.
 """
 import gzip
@@ -133,6 +136,9 @@ class Meter:
 METER = Meter()
 
 
+S3_LATENCY_S = 0.0
+
+
 def proxy_handler(upstream):
     host, port = upstream
 
@@ -145,6 +151,8 @@ def proxy_handler(upstream):
         def forward(self):
             n = int(self.headers.get("Content-Length") or 0)
             body = self.rfile.read(n) if n else b""
+            if S3_LATENCY_S and self.command == "GET" and "x-id=GetObject" in self.path:
+                time.sleep(S3_LATENCY_S)
             conn = http.client.HTTPConnection(host, port, timeout=120)
             headers = {k: v for k, v in self.headers.items() if k.lower() not in ("connection",)}
             conn.request(self.command, self.path, body=body, headers=headers)
@@ -301,8 +309,12 @@ def sqs_event(messages):
 def main():
     args = sys.argv[1:]
     batches = [1]
-    if args[:1] == ["--batch"]:
-        batches = [int(b) for b in args[1].split(",")]
+    global S3_LATENCY_S
+    while args[:1] in (["--batch"], ["--s3-latency-ms"]):
+        if args[0] == "--batch":
+            batches = [int(b) for b in args[1].split(",")]
+        else:
+            S3_LATENCY_S = float(args[1]) / 1000
         args = args[2:]
     binary, geo, cases = args[0], args[1], args[2:]
     moto = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
@@ -408,7 +420,7 @@ def main():
         rt.server.shutdown()
         out["cases"][name] = {
             "objects": len(objs), "records": records, "gz_bytes": gz, "inflated_bytes": inflated,
-            "batch": batch, "invocations": invocations,
+            "batch": batch, "invocations": invocations, "s3_latency_ms": S3_LATENCY_S * 1000,
             "invocation_errors": len(errors),
             "first_error": errors[0].decode(errors="replace")[:400] if errors else None,
             "wall_s": round(wall, 3), "cpu_s": round(cpu, 3),

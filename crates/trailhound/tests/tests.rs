@@ -11,6 +11,7 @@ mod cli;
 mod concurrency;
 mod detectors;
 mod faults;
+mod fetch_ahead;
 mod formats;
 mod handler;
 mod input_defects;

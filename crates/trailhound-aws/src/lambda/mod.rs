@@ -6,6 +6,7 @@
 //! key like a replay, so the same objects give the same findings as `replay`; consecutive
 //! objects are committed together ([`group`]).
 
+mod ahead;
 pub mod config;
 mod deps;
 pub mod group;
@@ -107,36 +108,60 @@ async fn handle_scoped<F: Fetch, S: Store, P: Publish>(
         replay_order(key_time(&a.1.object.key), &a.1.object.key)
             .cmp(&replay_order(key_time(&b.1.object.key), &b.1.object.key))
     });
-    let mut group = group::Group::default();
-    for (i, target) in work {
-        if failed[i].is_some() {
-            // The message will be retried whole: its other objects then too.
-            continue;
-        }
-        if deadline.is_some_and(|d| d.saturating_duration_since(Instant::now()) < DEADLINE_MARGIN) {
-            // What is decoded is committed; what is not started is retried.
-            let done = group.flush(deps, &mut inv).await;
+    // Objects are fetched ahead (`ahead`), their results taken here in the same order.
+    let fetched: Vec<&crate::envelope::Target> = work
+        .iter()
+        .filter(|(_, t)| object::precheck(t).is_none())
+        .map(|(_, t)| *t)
+        .collect();
+    let (tx, mut rx) = tokio::sync::mpsc::channel(1);
+    let fetching = ahead::fetch_ahead(deps, fetched, deadline, tx);
+    let applying = async {
+        let mut group = group::Group::default();
+        for (i, target) in work {
+            // Every object fetched is taken, in order, even when its result is not used.
+            let result = match object::precheck(target) {
+                None => Some(rx.recv().await),
+                Some(_) => None,
+            };
+            if failed[i].is_some() {
+                // The message will be retried whole: its other objects then too.
+                continue;
+            }
+            let not_started = matches!(result, Some(None))
+                || deadline
+                    .is_some_and(|d| d.saturating_duration_since(Instant::now()) < DEADLINE_MARGIN);
+            if not_started {
+                // What is decoded is committed; what is not started is retried.
+                let done = group.flush(deps, &mut inv).await;
+                settle(&deliveries, &mut failed, done);
+                let why = format!(
+                    "{}: not started, the invocation was about to time out",
+                    target.object
+                );
+                inv.stats.emit(Event::ApplyFailed {
+                    object: &target.object,
+                    error: &why,
+                });
+                failed[i] = Some(why);
+                continue;
+            }
+            let ready = match result {
+                Some(Some(fetching)) => object::ready(target, fetching, &mut inv),
+                _ => object::fetch(deps, target, &mut inv).await,
+            };
+            let done = match ready {
+                Ok(Some(ready)) => group.offer(deps, i, ready, &mut inv).await,
+                Ok(None) => Vec::new(),
+                Err(e) => vec![(i, Err(e))],
+            };
             settle(&deliveries, &mut failed, done);
-            let why = format!(
-                "{}: not started, the invocation was about to time out",
-                target.object
-            );
-            inv.stats.emit(Event::ApplyFailed {
-                object: &target.object,
-                error: &why,
-            });
-            failed[i] = Some(why);
-            continue;
         }
-        let done = match object::fetch(deps, target, &mut inv).await {
-            Ok(Some(ready)) => group.offer(deps, i, ready, &mut inv).await,
-            Ok(None) => Vec::new(),
-            Err(e) => vec![(i, Err(e))],
-        };
+        let done = group.flush(deps, &mut inv).await;
         settle(&deliveries, &mut failed, done);
-    }
-    let done = group.flush(deps, &mut inv).await;
-    settle(&deliveries, &mut failed, done);
+        drop(rx);
+    };
+    futures::join!(fetching, applying);
     inv.duration_ms = started.elapsed().as_secs_f64() * 1000.0;
     inv.lag_seconds = inv
         .stats

@@ -9,12 +9,13 @@ use trailhound_core::activity::Activity;
 use trailhound_core::detect::Engine;
 use trailhound_core::events::Event;
 use trailhound_core::finding::Finding;
-use trailhound_core::ingest::{ObjectKind, ObjectRef, SkipReason, classify};
+use trailhound_core::ingest::{ObjectError, ObjectKind, ObjectRef, SkipReason, classify};
 use trailhound_core::state::Store;
 
 use super::metrics::Invocation;
 use super::{Deps, Fetch, Publish};
 use crate::envelope::Target;
+use crate::s3::Fetched;
 
 /// Entities one commit may write. A transaction holds 100 items (these plus the object
 /// marker) and 4 MB: with the worst-case entity item measured at 80 KB compressed (see the
@@ -125,26 +126,45 @@ pub async fn process<F: Fetch, S: Store, P: Publish>(
     }
 }
 
+/// Why an object is not read at all (its key, or a size of zero), decided before any fetch.
+pub fn precheck(target: &Target) -> Option<SkipReason> {
+    match classify(&target.object.key) {
+        ObjectKind::Skipped(reason) => Some(reason),
+        _ if target.size == Some(0) => Some(SkipReason::Empty),
+        _ => None,
+    }
+}
+
+/// A fetch's result and when it started.
+pub type Fetching = (Instant, Result<Fetched, ObjectError>);
+
 /// Fetches and decodes one object. `None`: skipped (by key, size or content), nothing to apply.
 pub async fn fetch<'t, F: Fetch, S: Store, P: Publish>(
     deps: &Deps<F, S, P>,
     target: &'t Target,
     inv: &mut Invocation,
 ) -> Result<Option<Ready<'t>>, Failed> {
-    let started = Instant::now();
-    let object = &target.object;
-    if let ObjectKind::Skipped(reason) = classify(&object.key) {
-        inv.stats.emit(Event::Skipped { object, reason });
-        return Ok(None);
-    }
-    if target.size == Some(0) {
+    if let Some(reason) = precheck(target) {
         inv.stats.emit(Event::Skipped {
-            object,
-            reason: SkipReason::Empty,
+            object: &target.object,
+            reason,
         });
         return Ok(None);
     }
-    let fetched = match deps.fetch.fetch_decode(&deps.decoder, target).await {
+    let started = Instant::now();
+    let fetched = deps.fetch.fetch_decode(&deps.decoder, target).await;
+    ready(target, (started, fetched), inv)
+}
+
+/// What a fetch of `target` gave (see [`fetch`]; the invocation fetches ahead, see
+/// [`super::ahead`]), its events reported in the invocation's order.
+pub fn ready<'t>(
+    target: &'t Target,
+    (started, fetched): Fetching,
+    inv: &mut Invocation,
+) -> Result<Option<Ready<'t>>, Failed> {
+    let object = &target.object;
+    let fetched = match fetched {
         Ok(f) => f,
         Err(error) => {
             inv.stats.emit(Event::ObjectFailed {
