@@ -10,7 +10,12 @@ and each DynamoDB or SNS call waits ~15 ms in-region, and the function is billed
 The function reads up to 4 objects of an invocation ahead (`lambda::ahead`), so within a
 batch S3 GETs wait 4 at a time: `bench/lambda.py --s3-latency-ms 20` measured the samples'
 wall time in batches of 50 falling 2.3x from the binary without reading ahead.
+Both deploy modes feed the function from the trigger queue (the EventBridge rule, or the
+bucket's S3 notifications, send one message per object); Lambda's poller receives and
+deletes up to 10 messages a call. The pollers' empty receives on an idle queue are a fixed
+monthly cost, not a cost per event, and are left out.
 """
+import math
 import json
 import sys
 
@@ -22,6 +27,7 @@ RRU = 0.125 / 1e6
 WRU = 0.625 / 1e6
 S3_GET = 0.0004 / 1000
 SNS = 0.50 / 1e6
+SQS = 0.40 / 1e6
 WAIT_S = 0.015
 AHEAD = 4  # trailhound_aws::lambda::ahead::MAX_AHEAD
 
@@ -35,6 +41,9 @@ def rows(c):
     sns = c.get("sns_messages", 0) * per_m
     # SNS calls: a PublishBatch carries up to 10 messages.
     sns_calls = sns / 10
+    # SQS requests: one SendMessage per object; per batch, ReceiveMessage and
+    # DeleteMessageBatch calls of up to 10 messages each.
+    sqs = objects * (1 + 2 * math.ceil(c["batch"] / 10) / c["batch"])
     cpu_s = c["cpu_s"] * per_m
     cpu_gbs = cpu_s / VCPU * MEMORY_GB
     # GETs overlap within an invocation, up to AHEAD at once.
@@ -50,6 +59,8 @@ def rows(c):
         ("S3 GET", "%s objects x $0.0004 / 1,000" % f"{objects:,.0f}", objects * S3_GET),
         ("DynamoDB reads", "%s RRU x $0.125 / 10^6" % f"{dd['read_units'] * per_m:,.0f}", dd["read_units"] * per_m * RRU),
         ("DynamoDB writes", "%s WRU x $0.625 / 10^6" % f"{dd['write_units'] * per_m:,.0f}", dd["write_units"] * per_m * WRU),
+        ("SQS", "%s requests (a send per object; a receive and a delete per 10 messages of a batch) x $0.40 / 10^6"
+         % f"{sqs:,.0f}", sqs * SQS),
         ("SNS", "%s messages x $0.50 / 10^6" % f"{sns:,.0f}", sns * SNS),
     ]
     return out

@@ -42,7 +42,7 @@ def test_resource_types_and_counts(sam, cdk):
         "AWS::IAM::Role": 1, "AWS::IAM::Policy": 2, "AWS::DynamoDB::Table": 1,
         "AWS::KMS::Key": 1, "AWS::KMS::Alias": 1, "AWS::SNS::Topic": 1, "AWS::SNS::Subscription": 3,
         "AWS::SQS::Queue": 2, "AWS::SQS::QueuePolicy": 2, "AWS::Events::Rule": 1,
-        "AWS::Lambda::Permission": 1, "AWS::Lambda::EventSourceMapping": 1, "AWS::CloudWatch::Alarm": 4,
+        "AWS::Lambda::EventSourceMapping": 1, "AWS::CloudWatch::Alarm": 4,
     })
 
 

@@ -130,9 +130,18 @@ def test_log_prefixes(template, prefixes):
 
 def test_eventbridge_mode_defaults(template):
     stack = Stack(template, BASE)
-    assert stack.resource("TriggerQueue") is None and stack.resource("TriggerQueueMapping") is None
-    assert stack.resource("ObjectCreatedPermission")["Principal"] == "events.amazonaws.com"
-    assert stack.statement("FunctionPolicy", "ConsumeTriggerQueue") is None
+    # The rule feeds the trigger queue, which delivers batches (one group commit each);
+    # nothing invokes the function directly.
+    target = stack.resource("ObjectCreatedRule")["Targets"][0]
+    assert target["Arn"] == "<TriggerQueue.Arn>"
+    assert target["DeadLetterConfig"] == {"Arn": "<DeadLetterQueue.Arn>"}
+    assert "ObjectCreatedPermission" not in stack.t["Resources"]
+    mapping = stack.resource("TriggerQueueMapping")
+    assert (int(mapping["BatchSize"]), int(mapping["MaximumBatchingWindowInSeconds"])) == (50, 30)
+    assert stack.statement("FunctionPolicy", "ConsumeTriggerQueue")["Resource"] == "<TriggerQueue.Arn>"
+    (grant,) = stack.resource("TriggerQueuePolicy")["PolicyDocument"]["Statement"]
+    assert (grant["Sid"], grant["Principal"], grant["Condition"]) == (
+        "RuleEvents", {"Service": "events.amazonaws.com"}, {"ArnEquals": {"aws:SourceArn": "<ObjectCreatedRule.Arn>"}})
     assert stack.statement("FunctionPolicy", "DecryptLogObjects") is None
     assert stack.statement("FunctionPolicy", "ReadDetectors") is None
     assert "ReservedConcurrentExecutions" not in stack.resource("Function")

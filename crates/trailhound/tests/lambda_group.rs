@@ -141,6 +141,37 @@ async fn a_batch_commits_once_with_the_state_and_findings_of_one_object_at_a_tim
     assert!(env.received().await.is_empty());
 }
 
+/// The deploy's default mode: the EventBridge rule feeds the trigger queue, so a batch's
+/// bodies are EventBridge `Object Created` events. One group commit, the same table and
+/// findings as the same objects notified by S3.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_of_eventbridge_events_is_one_group_like_s3_notifications() {
+    let env = Env::new("group-eventbridge", true).await;
+    let up = env.upload(&objects()).await;
+    let s3 = env.twin("s3").await;
+    let s3_deps = s3.deps(0, 1.0).await;
+    let batch: Vec<_> = up.iter().enumerate().map(|(i, u)| message(i, u)).collect();
+    let r = handle(&s3_deps, sqs_event(&batch)).await.unwrap();
+    assert_eq!(batch_failures(&r), Vec::<String>::new());
+    let sent_s3 = latest(&s3.received().await);
+
+    let deps = env.deps(0, 1.0).await;
+    let batch: Vec<_> = (up.iter().enumerate())
+        .map(|(i, (o, size))| (format!("m{i}"), eventbridge_event(o, *size)))
+        .collect();
+    let r = handle(&deps, sqs_event(&batch)).await.unwrap();
+    assert_eq!(batch_failures(&r), Vec::<String>::new());
+    let c = deps.store.counters();
+    assert_eq!((c.commits, c.conflicts), (1, 0));
+    assert_eq!(states(&env).await, states(&s3).await);
+    let sent = latest(&env.received().await);
+    assert!(!sent.is_empty());
+    assert_eq!(
+        sent.keys().collect::<Vec<_>>(),
+        sent_s3.keys().collect::<Vec<_>>()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_that_repeats_applied_objects_applies_only_the_new_ones() {
     let env = Env::new("group-mixed", true).await;

@@ -77,9 +77,7 @@ test('geo database layer for arm64 / provided.al2023', () => {
 test('ordering: the function waits for its policy (DLQ check); triggers wait for logs', () => {
   const json = template.toJSON().Resources;
   assert.deepEqual(json.Function.DependsOn, ['FunctionPolicy']);
-  for (const id of ['ObjectCreatedRule', 'TriggerQueueMapping']) {
-    assert.deepEqual([...json[id].DependsOn].sort(), ['FunctionLogsPolicy', 'LogGroup'], id);
-  }
+  assert.deepEqual([...json.TriggerQueueMapping.DependsOn].sort(), ['FunctionLogsPolicy', 'LogGroup']);
 });
 
 test('log group /aws/lambda/<function> with retention parameter (default 30)', () => {
@@ -141,8 +139,12 @@ test('dead-letter queue: encrypted; EventBridge target and SQS redrive both use 
   assert.ok(rule.Properties.Targets[0].RetryPolicy.MaximumRetryAttempts > 0);
   assert.deepEqual(rule.Properties.EventPattern.source, ['aws.s3']);
   assert.deepEqual(rule.Properties.EventPattern['detail-type'], ['Object Created']);
+  // Both modes feed the trigger queue: the rule targets it, nothing invokes the function.
+  assert.deepEqual(rule.Properties.Targets[0].Arn, { 'Fn::GetAtt': ['TriggerQueue', 'Arn'] });
+  assert.equal(ofType('AWS::Lambda::Permission').length, 0);
   const queue = resources.TriggerQueue;
-  assert.equal(queue.Condition, 'IsSqs');
+  assert.equal(queue.Condition, undefined);
+  assert.equal(resources.TriggerQueueMapping.Condition, undefined);
   assert.deepEqual(queue.Properties.RedrivePolicy.deadLetterTargetArn, { 'Fn::GetAtt': ['DeadLetterQueue', 'Arn'] });
 });
 
