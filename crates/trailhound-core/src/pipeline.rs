@@ -183,6 +183,30 @@ impl Pipeline<'_> {
         group: &[(&ObjectRef, &[Activity])],
         publish: impl Fn(&Finding) -> bool,
     ) -> anyhow::Result<Vec<Outcome>> {
+        let keys = match group {
+            [(_, acts)] => self.engine.entity_keys(acts),
+            _ => {
+                let mut keys: Vec<String> = (group.iter())
+                    .flat_map(|(_, acts)| self.engine.entity_keys(acts))
+                    .collect();
+                keys.sort_unstable();
+                keys.dedup();
+                keys
+            }
+        };
+        self.apply_group_keyed(store, group, &keys, publish).await
+    }
+
+    /// [`Pipeline::apply_group`] with the entity keys of the group's activities already known
+    /// (the union of [`Engine::entity_keys`] over its objects, as a caller that sized the
+    /// group computed them).
+    pub async fn apply_group_keyed<S: Store>(
+        &self,
+        store: &S,
+        group: &[(&ObjectRef, &[Activity])],
+        keys: &[String],
+        publish: impl Fn(&Finding) -> bool,
+    ) -> anyhow::Result<Vec<Outcome>> {
         let mut outcomes: Vec<Outcome> = group.iter().map(|_| Outcome::default()).collect();
         // An object without activities changes no state: nothing to load, apply or mark.
         let live: Vec<usize> = (0..group.len())
@@ -197,20 +221,6 @@ impl Pipeline<'_> {
             format!("{} and {} objects after it", group[first].0, live.len() - 1)
         };
         let objects: Vec<ObjectRef> = live.iter().map(|&i| group[i].0.clone()).collect();
-        let keys = if live.len() == 1 {
-            self.engine.entity_keys(group[first].1)
-        } else {
-            let mut seen = std::collections::HashSet::new();
-            let mut keys = Vec::new();
-            for &i in &live {
-                for k in self.engine.entity_keys(group[i].1) {
-                    if seen.insert(k.clone()) {
-                        keys.push(k);
-                    }
-                }
-            }
-            keys
-        };
         let (mut conflicts, mut throttled) = (0u32, 0u32);
         for attempt in 1..=MAX_ATTEMPTS {
             // Checked before every load and commit: a part (or a retry after a conflict)
@@ -225,7 +235,7 @@ impl Pipeline<'_> {
                     "{name}: the invocation ran out of time while applying it (attempt {attempt}); the event will be retried (raise the function's timeout if this repeats)"
                 );
             }
-            let mut snap = store.load(&objects, &keys).await?;
+            let mut snap = store.load(&objects, keys).await?;
             let mut todo = Vec::new();
             for (j, applied) in std::mem::take(&mut snap.applied).into_iter().enumerate() {
                 match applied {

@@ -97,7 +97,11 @@ impl<'t> Group<'t> {
             return Vec::new();
         }
         let (indices, members): (Vec<usize>, Vec<Ready<'t>>) = group.members.into_iter().unzip();
-        let results = object::apply_group(deps, members, inv).await;
+        // The keys `offer` computed to size the group, not computed again (sorted: the
+        // order `Pipeline::apply_group` loads them in).
+        let mut keys: Vec<String> = group.keys.into_iter().collect();
+        keys.sort_unstable();
+        let results = object::apply_group(deps, members, &keys, inv).await;
         indices.into_iter().zip(results).collect()
     }
 }

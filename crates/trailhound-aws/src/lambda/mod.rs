@@ -109,46 +109,48 @@ async fn handle_scoped<F: Fetch, S: Store, P: Publish>(
             .cmp(&replay_order(key_time(&b.1.object.key), &b.1.object.key))
     });
     // Objects are fetched ahead (`ahead`), their results taken here in the same order.
-    let fetched: Vec<&crate::envelope::Target> = work
-        .iter()
-        .filter(|(_, t)| object::precheck(t).is_none())
-        .map(|(_, t)| *t)
+    let skips: Vec<_> = work.iter().map(|(_, t)| object::precheck(t)).collect();
+    let fetched: Vec<&crate::envelope::Target> = (work.iter().zip(&skips))
+        .filter(|(_, skip)| skip.is_none())
+        .map(|((_, t), _)| *t)
         .collect();
     let (tx, mut rx) = tokio::sync::mpsc::channel(1);
     let fetching = ahead::fetch_ahead(deps, fetched, deadline, tx);
     let applying = async {
         let mut group = group::Group::default();
-        for (i, target) in work {
-            // Every object fetched is taken, in order, even when its result is not used.
-            let result = match object::precheck(target) {
-                None => Some(rx.recv().await),
+        for ((i, target), skip) in work.into_iter().zip(skips) {
+            // Every object fetched is taken, in order, even when its result is not used
+            // (`None`: the fetcher stopped at the deadline margin).
+            let fetched = match skip {
+                None => rx.recv().await,
                 Some(_) => None,
             };
             if failed[i].is_some() {
                 // The message will be retried whole: its other objects then too.
                 continue;
             }
-            let not_started = matches!(result, Some(None))
-                || deadline
-                    .is_some_and(|d| d.saturating_duration_since(Instant::now()) < DEADLINE_MARGIN);
-            if not_started {
-                // What is decoded is committed; what is not started is retried.
-                let done = group.flush(deps, &mut inv).await;
-                settle(&deliveries, &mut failed, done);
-                let why = format!(
-                    "{}: not started, the invocation was about to time out",
-                    target.object
-                );
-                inv.stats.emit(Event::ApplyFailed {
-                    object: &target.object,
-                    error: &why,
-                });
-                failed[i] = Some(why);
-                continue;
-            }
-            let ready = match result {
-                Some(Some(fetching)) => object::ready(target, fetching, &mut inv),
-                _ => object::fetch(deps, target, &mut inv).await,
+            let near_deadline = deadline
+                .is_some_and(|d| d.saturating_duration_since(Instant::now()) < DEADLINE_MARGIN);
+            let ready = match (skip, fetched) {
+                (Some(reason), _) if !near_deadline => {
+                    Ok(object::skipped(target, reason, &mut inv))
+                }
+                (None, Some(fetched)) if !near_deadline => object::ready(target, fetched, &mut inv),
+                _ => {
+                    // What is decoded is committed; what is not started is retried.
+                    let done = group.flush(deps, &mut inv).await;
+                    settle(&deliveries, &mut failed, done);
+                    let why = format!(
+                        "{}: not started, the invocation was about to time out",
+                        target.object
+                    );
+                    inv.stats.emit(Event::ApplyFailed {
+                        object: &target.object,
+                        error: &why,
+                    });
+                    failed[i] = Some(why);
+                    continue;
+                }
             };
             let done = match ready {
                 Ok(Some(ready)) => group.offer(deps, i, ready, &mut inv).await,

@@ -135,6 +135,15 @@ pub fn precheck(target: &Target) -> Option<SkipReason> {
     }
 }
 
+/// Reports an object [`precheck`] skipped: there is nothing to apply.
+pub fn skipped<'t>(target: &Target, reason: SkipReason, inv: &mut Invocation) -> Option<Ready<'t>> {
+    inv.stats.emit(Event::Skipped {
+        object: &target.object,
+        reason,
+    });
+    None
+}
+
 /// A fetch's result and when it started.
 pub type Fetching = (Instant, Result<Fetched, ObjectError>);
 
@@ -145,11 +154,7 @@ pub async fn fetch<'t, F: Fetch, S: Store, P: Publish>(
     inv: &mut Invocation,
 ) -> Result<Option<Ready<'t>>, Failed> {
     if let Some(reason) = precheck(target) {
-        inv.stats.emit(Event::Skipped {
-            object: &target.object,
-            reason,
-        });
-        return Ok(None);
+        return Ok(skipped(target, reason, inv));
     }
     let started = Instant::now();
     let fetched = deps.fetch.fetch_decode(&deps.decoder, target).await;
@@ -230,11 +235,13 @@ pub async fn apply_alone<F: Fetch, S: Store, P: Publish>(
 }
 
 /// Applies decoded objects (consecutive in the invocation's order, each named once, within
-/// one commit's size: see [`super::group`]) in one load and one commit, then publishes what
+/// one commit's size: see [`super::group`]), whose entity keys are `keys`, in one load and
+/// one commit, then publishes what
 /// each raised. Every object gets the group's result when the commit fails.
 pub async fn apply_group<F: Fetch, S: Store, P: Publish>(
     deps: &Deps<F, S, P>,
     group: Vec<Ready<'_>>,
+    keys: &[String],
     inv: &mut Invocation,
 ) -> Vec<Result<usize, Failed>> {
     let pipeline = deps.decoder.pipeline();
@@ -243,7 +250,7 @@ pub async fn apply_group<F: Fetch, S: Store, P: Publish>(
         .map(|r| (&r.target.object, r.acts.as_slice()))
         .collect();
     let outcomes = match pipeline
-        .apply_group(&deps.store, &members, |f| deps.publishes(f))
+        .apply_group_keyed(&deps.store, &members, keys, |f| deps.publishes(f))
         .await
     {
         Ok(o) => o,
