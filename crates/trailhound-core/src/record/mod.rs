@@ -8,6 +8,7 @@ pub mod cloudtrail;
 pub mod content;
 pub mod invocation;
 pub mod paths;
+mod scan;
 pub mod split;
 pub mod text;
 

@@ -1,11 +1,13 @@
 //! Splits a streamed JSON document into its records without holding the whole document:
 //! the elements of a top-level `"Records"` array, or the lines of JSON Lines.
 //!
-//! The scanner only tracks string/escape state and nesting depth; each element's bytes are
+//! The scanner (`scan`) only tracks string/escape state and nesting depth; each element's bytes are
 //! handed out as one slice and parsed by serde into borrowed structs. Elements nested deeper
 //! than [`MAX_DEPTH`] are handed out as [`Piece::TooDeep`]: no parser ever sees them.
 
 use std::io::{self, Read};
+
+use super::scan::Scan;
 
 const CHUNK: usize = 256 * 1024;
 
@@ -342,69 +344,6 @@ fn string_end(b: &[u8], mut i: usize) -> usize {
         }
     }
     b.len()
-}
-
-#[derive(Default)]
-struct Scan {
-    depth: usize,
-    /// The value nests deeper than [`MAX_DEPTH`] somewhere.
-    too_deep: bool,
-    in_str: bool,
-    esc: bool,
-}
-
-impl Scan {
-    /// Scans `buf[i..]`: `Ok(end)` when the value ends (exclusive), `Err(len)` when it needs
-    /// more input. Inside strings it jumps with memchr to the next quote or backslash.
-    #[inline]
-    fn run(&mut self, buf: &[u8], mut i: usize) -> Result<usize, usize> {
-        while i < buf.len() {
-            if self.esc {
-                self.esc = false;
-                i += 1;
-                continue;
-            }
-            if self.in_str {
-                match super::bytes::quote_or_backslash(&buf[i..]) {
-                    None => return Err(buf.len()),
-                    Some(off) => {
-                        let j = i + off;
-                        i = j + 1;
-                        if buf[j] == b'\\' {
-                            self.esc = true;
-                        } else {
-                            self.in_str = false;
-                            if self.depth == 0 {
-                                return Ok(i);
-                            }
-                        }
-                        continue;
-                    }
-                }
-            }
-            match buf[i] {
-                b'"' => self.in_str = true,
-                b'{' | b'[' => {
-                    self.depth += 1;
-                    self.too_deep |= self.depth > MAX_DEPTH;
-                }
-                b'}' | b']' => {
-                    if self.depth == 0 {
-                        return Ok(i); // a scalar ended at its container's close
-                    }
-                    self.depth -= 1;
-                    if self.depth == 0 {
-                        return Ok(i + 1);
-                    }
-                }
-                b',' if self.depth == 0 => return Ok(i),
-                c if self.depth == 0 && c.is_ascii_whitespace() => return Ok(i),
-                _ => {}
-            }
-            i += 1;
-        }
-        Err(i)
-    }
 }
 
 #[cfg(test)]
