@@ -9,6 +9,7 @@ const RANKS: &[(&str, u8)] = &[
     ("finding", 0),
     ("geo", 0),
     ("time", 0),
+    ("test_rng", 0), // the unit tests' random inputs (test builds only)
     ("ingest", 1),
     ("record", 2),
     ("activity", 3),

@@ -40,3 +40,5 @@ pub mod prices;
 
 #[cfg(test)]
 mod layering;
+#[cfg(test)]
+mod test_rng;

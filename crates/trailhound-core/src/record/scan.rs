@@ -169,29 +169,20 @@ fn mask(block: &[u8; BLOCK], is: impl Fn(u8) -> bool) -> u64 {
 mod tests {
     use super::*;
 
-    /// The byte-wise scanner over the whole input, fed in chunks of `chunk` bytes: the
-    /// reference the block scanner must agree with.
-    fn reference(input: &[u8], chunk: usize) -> (Option<usize>, bool) {
+    /// Feeds `input` to `step` in chunks of `chunk` bytes, as the splitter does: where the
+    /// value ends (if it does) and whether it nests too deep. A step that needs more input
+    /// must have scanned all it was given.
+    fn feed(
+        input: &[u8],
+        chunk: usize,
+        step: impl Fn(&mut Scan, &[u8], usize) -> Result<usize, usize>,
+    ) -> (Option<usize>, bool) {
         let mut s = Scan::default();
         let mut i = 0;
         let mut end = 0;
         while end < input.len() {
             end = (end + chunk).min(input.len());
-            match s.bytes(&input[..end], i, end) {
-                Ok(e) => return (Some(e), s.too_deep),
-                Err(n) => i = n,
-            }
-        }
-        (None, s.too_deep)
-    }
-
-    fn scanned(input: &[u8], chunk: usize) -> (Option<usize>, bool) {
-        let mut s = Scan::default();
-        let mut i = 0;
-        let mut end = 0;
-        while end < input.len() {
-            end = (end + chunk).min(input.len());
-            match s.run(&input[..end], i) {
+            match step(&mut s, &input[..end], i) {
                 Ok(e) => return (Some(e), s.too_deep),
                 Err(n) => {
                     assert_eq!(n, end);
@@ -202,19 +193,23 @@ mod tests {
         (None, s.too_deep)
     }
 
+    /// The byte-wise scanner alone: the reference the block scanner must agree with.
+    fn reference(input: &[u8], chunk: usize) -> (Option<usize>, bool) {
+        feed(input, chunk, |s, buf, i| s.bytes(buf, i, buf.len()))
+    }
+
+    fn scanned(input: &[u8], chunk: usize) -> (Option<usize>, bool) {
+        feed(input, chunk, Scan::run)
+    }
+
     /// Random JSON-ish values from the bytes that matter (quotes, escapes, both kinds of
     /// brackets, separators, whitespace, high bytes and their look-alikes: 0xDB and 0xFB
     /// are `[` and `{` with the top bit set), in runs long enough to cross blocks.
     #[test]
     fn blocks_agree_with_the_byte_wise_scanner() {
         let alphabet = b"\"\\{}[],: \na0\xdb\xfb\x1b";
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::test_rng::XorShift(0x9e37_79b9_7f4a_7c15);
+        let mut next = || rng.next();
         for round in 0..20_000 {
             let len = (next() % 400) as usize;
             let plain = next() % 4; // how often a plain byte is taken (runs of text)
@@ -234,7 +229,7 @@ mod tests {
             for chunk in [1, 7, 64, 100, 1 << 20] {
                 assert_eq!(
                     scanned(&input, chunk),
-                    reference(&input, chunk.max(1)),
+                    reference(&input, chunk),
                     "chunk {chunk}: {:?}",
                     String::from_utf8_lossy(&input)
                 );

@@ -1,9 +1,10 @@
 //! Splits a streamed JSON document into its records without holding the whole document:
 //! the elements of a top-level `"Records"` array, or the lines of JSON Lines.
 //!
-//! The scanner (`scan`) only tracks string/escape state and nesting depth; each element's bytes are
-//! handed out as one slice and parsed by serde into borrowed structs. Elements nested deeper
-//! than [`MAX_DEPTH`] are handed out as [`Piece::TooDeep`]: no parser ever sees them.
+//! The scanner (`scan`) only tracks string/escape state and nesting depth; each element's
+//! bytes are handed out as one slice and parsed by serde into borrowed structs. Elements
+//! nested deeper than [`MAX_DEPTH`] are handed out as [`Piece::TooDeep`]: no parser ever
+//! sees them.
 
 use std::io::{self, Read};
 

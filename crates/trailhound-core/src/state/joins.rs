@@ -121,13 +121,8 @@ mod tests {
     fn matches_the_scanned_map() {
         let mut joins: Joins<i64> = Joins::default();
         let mut plain: BTreeMap<u64, i64> = BTreeMap::new();
-        let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut rng = crate::test_rng::XorShift(0x9e37_79b9_7f4a_7c15);
+        let mut next = || rng.next();
         for step in 0..40_000i64 {
             let r = next();
             let id = r % 1500;
