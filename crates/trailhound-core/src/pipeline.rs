@@ -183,7 +183,14 @@ impl Pipeline<'_> {
         group: &[(&ObjectRef, &[Activity])],
         publish: impl Fn(&Finding) -> bool,
     ) -> anyhow::Result<Vec<Outcome>> {
-        let keys = match group {
+        let keys = self.group_keys(group);
+        self.apply_group_keyed(store, group, &keys, publish).await
+    }
+
+    /// The entity keys a group of objects needs: the union of [`Engine::entity_keys`] over
+    /// its objects, sorted.
+    fn group_keys(&self, group: &[(&ObjectRef, &[Activity])]) -> Vec<String> {
+        match group {
             [(_, acts)] => self.engine.entity_keys(acts),
             _ => {
                 let mut keys: Vec<String> = (group.iter())
@@ -193,13 +200,18 @@ impl Pipeline<'_> {
                 keys.dedup();
                 keys
             }
-        };
-        self.apply_group_keyed(store, group, &keys, publish).await
+        }
     }
 
     /// [`Pipeline::apply_group`] with the entity keys of the group's activities already known
     /// (the union of [`Engine::entity_keys`] over its objects, as a caller that sized the
     /// group computed them).
+    ///
+    /// A store may refuse a commit of several objects as larger than it writes at once
+    /// ([`Commit::TooLarge`]: DynamoDB's 4 MB a transaction, reached only when many of the
+    /// group's entities carry large states). Nothing was written then: the objects are
+    /// applied in two halves, the first before the second (each split again if it must),
+    /// with the state and findings of applying them one by one.
     pub async fn apply_group_keyed<S: Store>(
         &self,
         store: &S,
@@ -208,12 +220,50 @@ impl Pipeline<'_> {
         publish: impl Fn(&Finding) -> bool,
     ) -> anyhow::Result<Vec<Outcome>> {
         let mut outcomes: Vec<Outcome> = group.iter().map(|_| Outcome::default()).collect();
+        // Ranges of the group still to apply, the next one last.
+        let mut ranges = vec![(0, group.len())];
+        while let Some((lo, hi)) = ranges.pop() {
+            let part = &group[lo..hi];
+            let own;
+            let keys = if hi - lo == group.len() {
+                keys
+            } else {
+                own = self.group_keys(part);
+                &own
+            };
+            match (self.commit_range(store, part, keys, &publish, &mut outcomes[lo..hi])).await? {
+                Fit::Done => {}
+                Fit::Split => {
+                    let mid = lo + (hi - lo) / 2;
+                    tracing::debug!(
+                        objects = hi - lo,
+                        "the group's commit is over the store's size: applying it in halves"
+                    );
+                    ranges.push((mid, hi));
+                    ranges.push((lo, mid));
+                }
+            }
+        }
+        Ok(outcomes)
+    }
+
+    /// Loads, applies and commits `group` as one commit, retried on conflicts, filling
+    /// `outcomes` (one per object); [`Fit::Split`] when the store found the commit too large
+    /// for several objects (nothing written, `outcomes` untouched).
+    async fn commit_range<S: Store>(
+        &self,
+        store: &S,
+        group: &[(&ObjectRef, &[Activity])],
+        keys: &[String],
+        publish: &impl Fn(&Finding) -> bool,
+        outcomes: &mut [Outcome],
+    ) -> anyhow::Result<Fit> {
         // An object without activities changes no state: nothing to load, apply or mark.
         let live: Vec<usize> = (0..group.len())
             .filter(|&i| !group[i].1.is_empty())
             .collect();
         let Some(&first) = live.first() else {
-            return Ok(outcomes);
+            return Ok(Fit::Done);
         };
         let name = if live.len() == 1 {
             group[first].0.to_string()
@@ -251,7 +301,7 @@ impl Pipeline<'_> {
                 }
             }
             if todo.is_empty() {
-                return Ok(outcomes);
+                return Ok(Fit::Done);
             }
             // Worked on in place and handed to the store: no copy of any state (a conflict
             // reloads them).
@@ -288,8 +338,12 @@ impl Pipeline<'_> {
                             attempts: attempt,
                         };
                     }
-                    return Ok(outcomes);
+                    return Ok(Fit::Done);
                 }
+                Commit::TooLarge if todo.len() > 1 => return Ok(Fit::Split),
+                Commit::TooLarge => anyhow::bail!(
+                    "{name}: the store refused one object's commit as too large, which it must trim instead; report it as a bug"
+                ),
                 Commit::Conflict => {
                     conflicts += 1;
                     tracing::debug!(object = %name, attempt, "state changed underneath; reloading");
@@ -304,6 +358,13 @@ impl Pipeline<'_> {
         }
         anyhow::bail!("{}", commit_gave_up(&name, conflicts, throttled))
     }
+}
+
+/// What became of one commit of a group.
+enum Fit {
+    Done,
+    /// The store found the commit too large for several objects: apply them in halves.
+    Split,
 }
 
 /// Why an object's commit never went through in [`MAX_ATTEMPTS`]: concurrent changes (a hot

@@ -303,3 +303,129 @@ async fn concurrent_overlapping_batches_count_every_object_once() {
         );
     }
 }
+
+/// Writes `state` as the stored state (version 1) of each role's entity, as earlier
+/// activity would have left it.
+async fn seed(env: &Env, roles: &[String], state: &trailhound_core::state::EntityState) {
+    for role in roles {
+        let key = format!("p#arn:aws:iam::{}:role/{role}", fixtures::ACCOUNT);
+        env.dynamo
+            .put_item()
+            .table_name(&env.table)
+            .set_item(Some(dynamo::entity_item(&key, state, 1, 0)))
+            .send()
+            .await
+            .unwrap();
+    }
+}
+
+/// When the large states below were last seen.
+const LARGE_AT: i64 = fixtures::T0 + 8 * 86_400;
+
+/// A state of about 230 KB packed (under the 280 KB an entity item may take before it is
+/// trimmed): 2,800 values of 100 random characters in a set no detector reads, each seen
+/// at [`LARGE_AT`] (kept for the entity's TTL).
+fn large_state() -> trailhound_core::state::EntityState {
+    const ALPHABET: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut set = trailhound_core::state::SeenSet::default();
+    for _ in 0..2_800 {
+        let v: String = (0..100)
+            .map(|_| {
+                x ^= x << 13;
+                x ^= x >> 7;
+                x ^= x << 17;
+                ALPHABET[(x % 64) as usize] as char
+            })
+            .collect();
+        set.values.insert(v, LARGE_AT);
+    }
+    let mut s = trailhound_core::state::EntityState {
+        first_seen: fixtures::T0,
+        last_seen: LARGE_AT,
+        ..Default::default()
+    };
+    s.seen.insert("test-padding".into(), set);
+    s
+}
+
+/// A group's size in bytes is known only once its states are loaded. Three objects of ten
+/// roles each, every role's stored state large (230 KB packed): the 30 entities and 3 marks
+/// fit the items of one transaction, not its 4 MB (7 MB). The commit is refused before
+/// anything is written, and the group is applied in halves: object 1 (2.3 MB), then objects
+/// 2 and 3 (4.6 MB: refused again), then 2 and 3 one by one. No state is trimmed, and the
+/// table and the findings are those of one object per invocation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_group_over_a_transactions_size_is_applied_in_halves_without_trimming() {
+    let env = Env::new("group-split", true).await;
+    let mut roles = Vec::new();
+    let objs: Vec<fixtures::Obj> = (0..3i64)
+        .map(|j| {
+            let start = LARGE_AT + 600 + j * 600;
+            let recs = (0..10)
+                .map(|i| {
+                    let role = format!("large-{j}-{i:02}-role");
+                    roles.push(role.clone());
+                    fixtures::record(
+                        start + i as i64,
+                        &role,
+                        fixtures::US_IP,
+                        "sts.amazonaws.com",
+                        "GetCallerIdentity",
+                        serde_json::json!({}),
+                        i,
+                    )
+                })
+                .collect();
+            fixtures::ct_object(start + 300, &format!("large{j:05}"), recs)
+        })
+        .collect();
+    let up = env.upload(&objs).await;
+    let state = large_state();
+    let packed = dynamo::pack(&state).len();
+    assert!(
+        (200_000..dynamo::ENTITY_ITEM_BUDGET).contains(&packed),
+        "{packed}"
+    );
+    let single = env.twin("single").await;
+    seed(&single, &roles, &state).await;
+    seed(&env, &roles, &state).await;
+
+    let single_deps = single.deps(0, 1.0).await;
+    for (i, u) in up.iter().enumerate() {
+        let r = handle(&single_deps, sqs_event(&[message(i, u)]))
+            .await
+            .unwrap();
+        assert_eq!(batch_failures(&r), Vec::<String>::new());
+    }
+    let sent_single = latest(&single.received().await);
+    let c_single = single_deps.store.counters();
+    assert_eq!((c_single.commits, c_single.trimmed_entities), (3, 0));
+
+    let deps = env.deps(0, 1.0).await;
+    let batch: Vec<_> = up.iter().enumerate().map(|(i, u)| message(i, u)).collect();
+    let r = handle(&deps, sqs_event(&batch)).await.unwrap();
+    assert_eq!(batch_failures(&r), Vec::<String>::new());
+    let c = deps.store.counters();
+    assert_eq!(
+        (
+            c.oversized_groups,
+            c.commits,
+            c.conflicts,
+            c.trimmed_entities
+        ),
+        (2, 3, 0, 0)
+    );
+    assert_eq!(states(&env).await, states(&single).await);
+    let sent = latest(&env.received().await);
+    assert_eq!(
+        sent.keys().collect::<Vec<_>>(),
+        sent_single.keys().collect::<Vec<_>>()
+    );
+
+    // Redelivered whole: every object found applied in the first load, nothing written.
+    let before = deps.store.counters();
+    let r = handle(&deps, sqs_event(&batch)).await.unwrap();
+    assert_eq!(batch_failures(&r), Vec::<String>::new());
+    assert_eq!(delta(before, deps.store.counters()), (0, 0, 0));
+}

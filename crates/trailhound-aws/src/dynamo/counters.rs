@@ -19,6 +19,10 @@ pub struct Counters {
     /// (rate series, seen values, kind entries, open findings) dropped.
     pub trimmed_entities: AtomicU64,
     pub trimmed_pieces: AtomicU64,
+    /// Group commits refused before writing as over a transaction's 4 MB
+    /// ([`Commit::TooLarge`](trailhound_core::state::Commit::TooLarge)): the group is
+    /// applied in halves.
+    pub oversized_groups: AtomicU64,
 }
 
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +36,7 @@ pub struct CountersSnapshot {
     pub throttled_commits: u64,
     pub trimmed_entities: u64,
     pub trimmed_pieces: u64,
+    pub oversized_groups: u64,
 }
 
 impl Counters {
@@ -46,6 +51,7 @@ impl Counters {
             throttled_commits: self.throttled_commits.load(Ordering::Relaxed),
             trimmed_entities: self.trimmed_entities.load(Ordering::Relaxed),
             trimmed_pieces: self.trimmed_pieces.load(Ordering::Relaxed),
+            oversized_groups: self.oversized_groups.load(Ordering::Relaxed),
         }
     }
 

@@ -15,7 +15,9 @@
 //! `TransactWriteItems`: a `Put` per changed entity conditioned on `version = :v` (or
 //! `attribute_not_exists(pk)`), a `ConditionCheck` per unchanged one, and a `Put` of each
 //! object's item conditioned on `attribute_not_exists(pk)`; the objects share the inline
-//! budget of pending findings ([`PENDING_BUDGET`]). Any failed condition is a
+//! budget of pending findings ([`PENDING_BUDGET`]). A commit of several objects over
+//! [`TRANSACT_BUDGET`] writes nothing and is [`Commit::TooLarge`] (the pipeline applies the
+//! objects in halves); one object's is made to fit by trimming its largest states. Any failed condition is a
 //! [`Commit::Conflict`] (a cancellation for throttling a [`Commit::Throttled`]) and the
 //! pipeline loads and applies again, so concurrent invocations lose no counts.
 //! `mark_published` is one
@@ -374,6 +376,20 @@ impl Store for DynamoStore {
             keys.push(k);
         }
         let fixed = obj_items.iter().map(item_size).sum::<usize>() + keys.len() * 2 * 1024;
+        let total = fixed + changed.values().map(|(_, n)| n).sum::<usize>();
+        if total > TRANSACT_BUDGET && objects.len() > 1 {
+            // Several objects: the pipeline applies them in smaller groups rather than
+            // losing state to trimming.
+            self.counters.add(&self.counters.oversized_groups, 1);
+            tracing::debug!(
+                object = %object,
+                objects = objects.len(),
+                entities = keys.len(),
+                kb = total / 1024,
+                "group commit over a transaction's size: split"
+            );
+            return Ok(Commit::TooLarge);
+        }
         loop {
             let total: usize = fixed + changed.values().map(|(_, n)| n).sum::<usize>();
             if total <= TRANSACT_BUDGET {

@@ -9,24 +9,36 @@
 //! is unchanged: every object's mark is written in the transaction that writes the state it
 //! changed, so a redelivery (alone or in another batch) finds each object applied or not.
 //!
-//! A group stays within one transaction (100 items, 4 MB): at most [`MAX_PART_ENTITIES`]
-//! entities and [`MAX_GROUP_OBJECTS`] objects (95 items), the pending findings of all its
-//! objects sharing one inline budget; and within [`MAX_GROUP_ACTIVITIES`] activities, which
-//! bounds the memory held by decoded objects waiting for the commit. An object wider than
-//! one commit is applied alone, in parts, after the group before it. The cost of a group is
-//! its blast radius: when its commit fails, every object in it is retried (their
+//! A group stays within one transaction's [`MAX_TRANSACT_ITEMS`] items: its entities plus
+//! its objects (one applied mark each), at most [`MAX_GROUP_OBJECTS`] objects, the pending
+//! findings of all its objects sharing one inline budget; and within
+//! [`MAX_GROUP_ACTIVITIES`] activities, which bounds the memory held by decoded objects
+//! waiting for the commit. Its size in bytes is known only once its states are loaded: a
+//! commit over a transaction's 4 MB (many large states at once) is refused before anything
+//! is written, and the pipeline applies the group in halves
+//! ([`Commit::TooLarge`](trailhound_core::state::Commit::TooLarge)). An object wider than
+//! [`MAX_PART_ENTITIES`] is applied alone, in parts, after the group before it. The cost of
+//! a group is its blast radius: when its commit fails, every object in it is retried (their
 //! redeliveries are applied once).
+//!
+//! Entity puts are most of the write cost (each a transactional write of 2 WRU or more), and
+//! a group saves one for every entity its objects share. On the many-small-objects archive
+//! (about 20 entities an object, a few shared with the objects delivered next to it), groups
+//! capped at 45 entities held two objects each; filled up to the transaction's 100 items
+//! they hold five, and the archive costs 1.5x fewer write units (`bench/lambda.py`).
 
 use std::collections::HashSet;
 
 use trailhound_core::state::Store;
 
+use crate::dynamo::MAX_TRANSACT_ITEMS;
+
 use super::metrics::Invocation;
 use super::object::{self, Failed, MAX_PART_ENTITIES, Ready};
 use super::{Deps, Fetch, Publish};
 
-/// Objects one commit may mark applied: with [`MAX_PART_ENTITIES`] entities, 95 of the 100
-/// items a DynamoDB transaction takes.
+/// Objects one commit may mark applied (their entities fill the rest of its
+/// [`MAX_TRANSACT_ITEMS`]).
 pub const MAX_GROUP_OBJECTS: usize = 50;
 /// Activities a group may hold while its objects wait for their commit (about 10 MB).
 pub const MAX_GROUP_ACTIVITIES: usize = 20_000;
@@ -77,9 +89,11 @@ impl<'t> Group<'t> {
             return true;
         }
         let new = keys.iter().filter(|k| !self.keys.contains(*k)).count();
+        // The commit's items with `ready` in: every entity, and every object's mark.
+        let items = (self.keys.len() + new) + (self.members.len() + 1);
         self.members.len() < MAX_GROUP_OBJECTS
             && self.acts + ready.acts.len() <= MAX_GROUP_ACTIVITIES
-            && self.keys.len() + new <= MAX_PART_ENTITIES
+            && items <= MAX_TRANSACT_ITEMS
             && !self
                 .members
                 .iter()

@@ -90,6 +90,11 @@ pub enum Commit {
     /// throttling): nothing was written; wait, load and apply again, as for a conflict. Kept
     /// apart so a commit that never goes through says which of the two stopped it.
     Throttled,
+    /// The commit marks several objects and is larger than the store writes at once
+    /// (DynamoDB: 4 MB a transaction): nothing was written; the pipeline applies the
+    /// objects in smaller groups. Never said of a commit that marks one object (a store
+    /// trims the largest states to fit that one instead).
+    TooLarge,
 }
 
 #[allow(async_fn_in_trait)]
