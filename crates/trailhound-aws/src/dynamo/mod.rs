@@ -381,12 +381,12 @@ impl Store for DynamoStore {
             // Several objects: the pipeline applies them in smaller groups rather than
             // losing state to trimming.
             self.counters.add(&self.counters.oversized_groups, 1);
-            tracing::debug!(
+            tracing::info!(
                 object = %object,
                 objects = objects.len(),
                 entities = keys.len(),
                 kb = total / 1024,
-                "group commit over a transaction's size: split"
+                "group commit over a transaction's size: applying it in halves"
             );
             return Ok(Commit::TooLarge);
         }

@@ -25,7 +25,8 @@
 //! a group saves one for every entity its objects share. On the many-small-objects archive
 //! (about 20 entities an object, a few shared with the objects delivered next to it), groups
 //! capped at 45 entities held two objects each; filled up to the transaction's 100 items
-//! they hold five, and the archive costs 1.5x fewer write units (`bench/lambda.py`).
+//! they hold about eight, and the archive costs 1.58x fewer write and read units
+//! (`bench/lambda.py`, batches of 50).
 
 use std::collections::HashSet;
 
