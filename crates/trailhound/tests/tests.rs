@@ -13,6 +13,7 @@ mod detectors;
 mod faults;
 mod fetch_ahead;
 mod formats;
+mod group_split;
 mod handler;
 mod input_defects;
 mod kinds;
