@@ -3,7 +3,8 @@
 //! exact counts; a principal using 10,000 model ids commits and its item stays under 400 KB;
 //! a state too large for an item is trimmed by the documented rule instead of failing; an
 //! object overwritten after its event fails naming `s3://bucket/key`; part identities are
-//! a fixed function of the object's content.
+//! a fixed function of the object's content; a commit checks the entities it only read,
+//! but the AI markers.
 
 use crate::support::*;
 use serde_json::json;
@@ -324,4 +325,64 @@ fn part_identities_are_a_fixed_function_of_the_content() {
             .collect()
     };
     assert_eq!(keys(&again), keys(&parts));
+}
+
+/// A commit checks that every entity it read and left unchanged is still as it read it, but
+/// for the AI markers (`g#ai/…`): a concurrent refresh of a marker it only read is no
+/// conflict, and costs no `ConditionCheck`; a concurrent change of a bucket it only read is.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_checks_the_entities_it_read_but_not_the_ai_markers() {
+    let env = Env::new("marker-checks", false).await;
+    let store = DynamoStore::new(env.dynamo.clone(), &env.table);
+    let principal = role_entity("caller-role");
+    let marker = format!("g#ai/{}/role/caller-role", fixtures::ACCOUNT);
+    let bucket = "b#training-data".to_string();
+    let keys = vec![bucket.clone(), marker.clone(), principal.clone()];
+    let at = |t: i64| EntityState {
+        first_seen: fixtures::T0,
+        last_seen: fixtures::T0 + t,
+        ..Default::default()
+    };
+    let commit = async |name: &str, keys: &[String], change: &[&String], t: i64| {
+        let o = ObjectRef::s3("logs", name, "e");
+        let snap = store.load(std::slice::from_ref(&o), keys).await.unwrap();
+        (
+            o,
+            snap,
+            change
+                .iter()
+                .map(|k| ((*k).clone(), at(t)))
+                .collect::<Vec<_>>(),
+        )
+    };
+    // Every entity written once.
+    let (o, snap, all) = commit("k0", &keys, &[&bucket, &marker, &principal], 0).await;
+    let r = store
+        .commit(&[(&o, &[])], &snap, States::from_iter(all))
+        .await;
+    assert_eq!(r.unwrap(), Commit::Done);
+
+    for (name, other, want) in [
+        ("k1", &marker, Commit::Done),
+        ("k2", &bucket, Commit::Conflict),
+    ] {
+        // The object reads all three and will change the principal only...
+        let (o, snap, _) = commit(name, &keys, &[], 0).await;
+        let mut states = snap.states.clone();
+        states.insert(principal.clone(), at(60));
+        // ...while another commit changes the marker, then the bucket.
+        let (o2, snap2, change) = commit(&format!("{name}-other"), &keys, &[other], 30).await;
+        let mut states2 = snap2.states.clone();
+        states2.extend(change);
+        let r = store.commit(&[(&o2, &[])], &snap2, states2).await;
+        assert_eq!(r.unwrap(), Commit::Done);
+        let before = store.counters();
+        let r = store.commit(&[(&o, &[])], &snap, states).await;
+        assert_eq!(r.unwrap(), want, "{other} changed underneath");
+        let written = store.counters().items_written - before.items_written;
+        if want == Commit::Done {
+            // The principal, the bucket's check and the object's mark: the marker unchecked.
+            assert_eq!(written, 3);
+        }
+    }
 }

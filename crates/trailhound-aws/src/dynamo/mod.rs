@@ -13,7 +13,8 @@
 //! `load` is one `BatchGetItem` (100 keys a call, consistent reads, `UnprocessedKeys`
 //! retried) for the item of each object of the group and every entity. `commit` is one
 //! `TransactWriteItems`: a `Put` per changed entity conditioned on `version = :v` (or
-//! `attribute_not_exists(pk)`), a `ConditionCheck` per unchanged one, and a `Put` of each
+//! `attribute_not_exists(pk)`), a `ConditionCheck` per unchanged one (but the AI markers:
+//! [`validates_unchanged`]), and a `Put` of each
 //! object's item conditioned on `attribute_not_exists(pk)`; the objects share the inline
 //! budget of pending findings ([`PENDING_BUDGET`]). A commit of several objects over
 //! [`TRANSACT_BUDGET`] writes nothing and is [`Commit::TooLarge`] (the pipeline applies the
@@ -39,7 +40,7 @@ use sha2::{Digest, Sha256};
 use trailhound_core::alert::Finding;
 use trailhound_core::ingest::ObjectRef;
 use trailhound_core::state::store::{Commit, Outbox, Snapshot, Store};
-use trailhound_core::state::{EntityState, States};
+use trailhound_core::state::{EntityState, States, validates_unchanged};
 
 mod counters;
 mod item;
@@ -423,6 +424,7 @@ impl Store for DynamoStore {
                 )
             };
             let item = match changed.get(k) {
+                None if !validates_unchanged(k) => continue,
                 None => {
                     let c = ConditionCheck::builder()
                         .table_name(&self.table)

@@ -46,6 +46,22 @@ pub fn bucket_entity(bucket: &str) -> String {
     crate::concat::concat(&["b#", bucket])
 }
 
+/// Prefix of the AI-principal markers (`g#ai/<account>/<role|user>/<name>`): a seen set of
+/// the AI services a principal called, refreshed at most once a day and read by every
+/// object that calls an AI service or changes an IAM principal.
+pub const AI_MARKER_PREFIX: &str = "g#ai/";
+
+/// Whether a commit must check that the entity `key` is unchanged since it was loaded when
+/// the commit leaves it unchanged. Every entity but the AI markers: a marker only ever gains
+/// values or fresher times, so reading it stale is reading it just before a concurrent
+/// commit refreshed it, which the same commit could have been serialized before. Checking
+/// them cost a fifth of the DynamoDB write units on the many-small-objects archive (one
+/// transactional `ConditionCheck` per marker read, 2 WRU each). A marker the commit changes
+/// is written under its version condition, like every entity, so no refresh is lost.
+pub fn validates_unchanged(key: &str) -> bool {
+    !key.starts_with(AI_MARKER_PREFIX)
+}
+
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EntityState {
     pub first_seen: i64,

@@ -103,7 +103,9 @@ pub trait Store: Sync {
     async fn load(&self, objects: &[ObjectRef], keys: &[String]) -> anyhow::Result<Snapshot>;
     /// Commits `states` (taken by value: a store may move them in) and marks each object
     /// applied with its outbox, if no entity changed since `base` was loaded and none of
-    /// the objects is applied yet. `objects` are those of the load not applied before.
+    /// the objects is applied yet. `objects` are those of the load not applied before. A
+    /// store may leave out of that check the entities `states` leaves unchanged for which
+    /// [`super::validates_unchanged`] is false (the DynamoDB store does).
     async fn commit(
         &self,
         objects: &[Outbox<'_>],

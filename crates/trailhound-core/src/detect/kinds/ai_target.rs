@@ -173,7 +173,14 @@ impl AiTarget {
 }
 
 fn marker(account: &str, kind: &str, name: &str) -> String {
-    crate::concat::concat(&["g#ai/", account, "/", kind, "/", name])
+    crate::concat::concat(&[
+        crate::state::AI_MARKER_PREFIX,
+        account,
+        "/",
+        kind,
+        "/",
+        name,
+    ])
 }
 
 /// The caller's `(account, role|user, name)`: a role by its name (an assumed-role session or
