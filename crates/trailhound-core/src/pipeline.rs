@@ -231,7 +231,10 @@ impl Pipeline<'_> {
                 own = self.group_keys(part);
                 &own
             };
-            match (self.commit_range(store, part, keys, &publish, &mut outcomes[lo..hi])).await? {
+            // Boxed: one more level of async state machine inline here overflowed rustc's
+            // query depth in the test binary, which nests `handle` in its own futures.
+            let commit = self.commit_range(store, part, keys, &publish, &mut outcomes[lo..hi]);
+            match Box::pin(commit).await? {
                 Fit::Done => {}
                 Fit::Split => {
                     let mid = lo + (hi - lo) / 2;
