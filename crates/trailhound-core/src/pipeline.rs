@@ -237,11 +237,8 @@ impl Pipeline<'_> {
             match Box::pin(commit).await? {
                 Fit::Done => {}
                 Fit::Split => {
+                    // (The store logs the refusal.)
                     let mid = lo + (hi - lo) / 2;
-                    tracing::debug!(
-                        objects = hi - lo,
-                        "the group's commit is over the store's size: applying it in halves"
-                    );
                     ranges.push((mid, hi));
                     ranges.push((lo, mid));
                 }

@@ -23,10 +23,6 @@ async fn load_entity(env: &Env, key: &str) -> (u64, EntityState, usize) {
     (version, state, dynamo::item_size(&item))
 }
 
-fn role_entity(role: &str) -> String {
-    format!("p#arn:aws:iam::{}:role/{role}", fixtures::ACCOUNT)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn thirty_two_concurrent_writers_on_one_principal_keep_exact_counts() {
     const WRITERS: usize = 32;
@@ -73,7 +69,7 @@ async fn thirty_two_concurrent_writers_on_one_principal_keep_exact_counts() {
         WRITERS as u64,
         "one successful commit per object"
     );
-    let (version, hot, _) = load_entity(&env, &role_entity("hot-role")).await;
+    let (version, hot, _) = load_entity(&env, &fixtures::role_entity("hot-role")).await;
     assert_eq!(version, WRITERS as u64, "one write per object");
     let series = &hot.rates["invoke-spike/anthropic.claude-3-haiku-20240307-v1:0"];
     assert_eq!(
@@ -121,7 +117,7 @@ async fn a_principal_using_10000_model_ids_commits_and_stays_under_the_item_limi
     trailhound_aws::lambda::handle(&deps, s3_event(o, *size))
         .await
         .expect("the hostile object commits");
-    let (version, state, bytes) = load_entity(&env, &role_entity("hostile-role")).await;
+    let (version, state, bytes) = load_entity(&env, &fixtures::role_entity("hostile-role")).await;
     let c = deps.store.counters();
     eprintln!(
         "hostile principal: item {} KB, {} rate series ({} KB JSON), {} seen sets ({} KB), {} open findings ({} KB), kinds {} KB; trimmed {} entities, {} pieces",
@@ -205,7 +201,7 @@ async fn a_state_past_the_item_budget_is_trimmed_not_failed() {
         packed > 400 * 1024,
         "the test state must exceed an item: {packed}"
     );
-    let key = role_entity("giant-role");
+    let key = fixtures::role_entity("giant-role");
     let o = ObjectRef::s3("logs", "giant", "e");
     let snap = store
         .load(std::slice::from_ref(&o), std::slice::from_ref(&key))
@@ -263,15 +259,18 @@ async fn an_object_overwritten_after_its_event_fails_naming_it() {
         "{e}"
     );
     assert!(
-        env.item(&dynamo::entity_pk(&role_entity("etag-role")), "state")
-            .await
-            .is_none()
+        env.item(
+            &dynamo::entity_pk(&fixtures::role_entity("etag-role")),
+            "state"
+        )
+        .await
+        .is_none()
     );
     // The event of the new content applies it, once.
     trailhound_aws::lambda::handle(&deps, s3_event(&new_ref, size))
         .await
         .unwrap();
-    let (version, state, _) = load_entity(&env, &role_entity("etag-role")).await;
+    let (version, state, _) = load_entity(&env, &fixtures::role_entity("etag-role")).await;
     assert_eq!(version, 1);
     let series = &state.rates["invoke-spike/anthropic.claude-3-haiku-20240307-v1:0"];
     assert_eq!(series.minutes.values().sum::<u64>(), 5);
@@ -334,7 +333,7 @@ fn part_identities_are_a_fixed_function_of_the_content() {
 async fn a_commit_checks_the_entities_it_read_but_not_the_ai_markers() {
     let env = Env::new("marker-checks", false).await;
     let store = DynamoStore::new(env.dynamo.clone(), &env.table);
-    let principal = role_entity("caller-role");
+    let principal = fixtures::role_entity("caller-role");
     let marker = format!("g#ai/{}/role/caller-role", fixtures::ACCOUNT);
     let bucket = "b#training-data".to_string();
     let keys = vec![bucket.clone(), marker.clone(), principal.clone()];

@@ -308,7 +308,7 @@ async fn concurrent_overlapping_batches_count_every_object_once() {
 /// activity would have left it.
 async fn seed(env: &Env, roles: &[String], state: &trailhound_core::state::EntityState) {
     for role in roles {
-        let key = format!("p#arn:aws:iam::{}:role/{role}", fixtures::ACCOUNT);
+        let key = fixtures::role_entity(role);
         env.dynamo
             .put_item()
             .table_name(&env.table)

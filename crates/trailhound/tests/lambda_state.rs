@@ -22,10 +22,6 @@ async fn load_entity(env: &Env, key: &str) -> (u64, EntityState) {
     (version, state)
 }
 
-fn role_entity(role: &str) -> String {
-    format!("p#arn:aws:iam::{}:role/{role}", fixtures::ACCOUNT)
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redelivery_changes_no_item_and_sends_no_message() {
     let env = Env::new("redelivery", true).await;
@@ -123,7 +119,7 @@ async fn concurrent_invocations_on_one_principal_keep_exact_counts() {
         "{OBJECTS} concurrent objects: {} commits, {} conflicts, {rounds} delivery rounds",
         c.write_calls, c.conflicts
     );
-    let (version, busy) = load_entity(&env, &role_entity("busy-role")).await;
+    let (version, busy) = load_entity(&env, &fixtures::role_entity("busy-role")).await;
     assert_eq!(version, OBJECTS as u64, "one commit per object");
     let series = &busy.rates["invoke-spike/anthropic.claude-3-haiku-20240307-v1:0"];
     assert_eq!(
@@ -137,7 +133,7 @@ async fn concurrent_invocations_on_one_principal_keep_exact_counts() {
         series.minutes
     );
     assert_eq!(series.late, 0);
-    let (shared_version, shared) = load_entity(&env, &role_entity("shared-role")).await;
+    let (shared_version, shared) = load_entity(&env, &fixtures::role_entity("shared-role")).await;
     // Objects older than what it has seen leave its state unchanged (checked, not written).
     assert!((1..=OBJECTS as u64).contains(&shared_version));
     assert_eq!(shared.first_seen, fixtures::T0);

@@ -377,24 +377,23 @@ impl Store for DynamoStore {
             keys.push(k);
         }
         let fixed = obj_items.iter().map(item_size).sum::<usize>() + keys.len() * 2 * 1024;
-        let total = fixed + changed.values().map(|(_, n)| n).sum::<usize>();
-        if total > TRANSACT_BUDGET && objects.len() > 1 {
-            // Several objects: the pipeline applies them in smaller groups rather than
-            // losing state to trimming.
-            self.counters.add(&self.counters.oversized_groups, 1);
-            tracing::info!(
-                object = %object,
-                objects = objects.len(),
-                entities = keys.len(),
-                kb = total / 1024,
-                "group commit over a transaction's size: applying it in halves"
-            );
-            return Ok(Commit::TooLarge);
-        }
         loop {
             let total: usize = fixed + changed.values().map(|(_, n)| n).sum::<usize>();
             if total <= TRANSACT_BUDGET {
                 break;
+            }
+            if objects.len() > 1 {
+                // Several objects: the pipeline applies them in smaller groups rather than
+                // losing state to trimming (only one object's commit is ever trimmed here).
+                self.counters.add(&self.counters.oversized_groups, 1);
+                tracing::info!(
+                    object = %object,
+                    objects = objects.len(),
+                    entities = keys.len(),
+                    kb = total / 1024,
+                    "group commit over a transaction's size: applying it in halves"
+                );
+                return Ok(Commit::TooLarge);
             }
             let Some((k, (s, size))) = changed.iter_mut().max_by_key(|(k, (_, n))| (*n, *k)) else {
                 break;

@@ -26,6 +26,11 @@ pub fn role_session(role: &str) -> (String, String) {
     )
 }
 
+/// The entity key of a role of [`ACCOUNT`] (assumed-role sessions key on the role).
+pub fn role_entity(role: &str) -> String {
+    format!("p#arn:aws:iam::{ACCOUNT}:role/{role}")
+}
+
 /// One CloudTrail record by an assumed role.
 pub fn record(
     t: i64,
